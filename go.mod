@@ -1,0 +1,3 @@
+module github.com/wsproject/websocket
+
+go 1.26

@@ -1,0 +1,331 @@
+package websocket
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"iter"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+// This file is the opening handshake of RFC 6455 section 4.
+
+// acceptGUID is the GUID of RFC 6455 section 1.3.
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// DefaultHandshakeTimeout bounds the server's part of the opening handshake
+// unless Options.HandshakeTimeout says otherwise.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// AcceptKey returns the Sec-WebSocket-Accept value for a Sec-WebSocket-Key:
+// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
+func AcceptKey(key string) string {
+	var buf [28]byte
+	return string(appendAcceptKey(buf[:0], key))
+}
+
+// appendAcceptKey appends AcceptKey(key) to b.
+func appendAcceptKey(b []byte, key string) []byte {
+	in := make([]byte, 0, 64)
+	in = append(append(in, key...), acceptGUID...)
+	sum := sha1.Sum(in)
+	return base64.StdEncoding.AppendEncode(b, sum[:])
+}
+
+// Options configures a WebSocket connection: the server's side of the
+// opening handshake and the Conn it makes. The zero value is ready to use and
+// gives the defaults documented on each field.
+type Options struct {
+	// Subprotocols lists the subprotocols the server speaks, most preferred
+	// first. The first of them that the client offers is chosen and named
+	// in the response; if none is, the response names none. Browsers fail
+	// a connection whose request offered subprotocols when the response
+	// names none, so a server that expects browser clients offering
+	// subprotocols must list them here.
+	Subprotocols []string
+
+	// OriginPatterns lists the hosts, besides the request's own Host, whose
+	// web pages may open connections. Each is a pattern as path.Match reads
+	// it, matched case-insensitively against the host of the request's
+	// Origin header, with its port if it has one: "example.com",
+	// "*.example.com", "localhost:*". Requests without an Origin header
+	// (clients other than browsers) are always allowed. By default only
+	// pages from the request's own Host are, which protects cookies and
+	// other ambient credentials from cross-site WebSocket hijacking.
+	OriginPatterns []string
+
+	// InsecureSkipOriginCheck accepts a request from any Origin. Any web
+	// page a user visits can then connect with that user's cookies; use it
+	// only if the handler authenticates by means a foreign page cannot
+	// use, such as a token in the first message.
+	InsecureSkipOriginCheck bool
+
+	// HandshakeTimeout bounds the writing of the handshake response.
+	// Default DefaultHandshakeTimeout. Reading the request is the
+	// http.Server's job: set its ReadHeaderTimeout.
+	HandshakeTimeout time.Duration
+
+	// ReadLimit is the largest message, in bytes, that reads accept; a
+	// longer one fails the connection with status 1009. Default
+	// DefaultReadLimit.
+	ReadLimit int64
+
+	// CloseTimeout bounds the close handshake: how long Close, and a
+	// connection failed for a protocol error, wait for the peer's close
+	// frame. Default DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// ReadBufferSize and WriteBufferSize are the sizes of the Conn's
+	// buffers. Default DefaultBufferSize. Messages up to WriteBufferSize
+	// bytes are sent with one write to the network; longer reads bypass
+	// the read buffer.
+	ReadBufferSize, WriteBufferSize int
+
+	// OnPong, if set, is called with the payload of each pong frame the
+	// peer sends, from inside the read that meets it. It must not read
+	// from the Conn; it must not block for long.
+	OnPong func(payload []byte)
+}
+
+// handshakeError is a refused handshake: the HTTP status to answer with and
+// a message for the response body and the returned error.
+type handshakeError struct {
+	status int
+	msg    string
+}
+
+func (e *handshakeError) Error() string { return e.msg }
+
+var (
+	errNotGET        = &handshakeError{http.StatusMethodNotAllowed, "websocket: the opening handshake must be a GET request"}
+	errHTTPVersion   = &handshakeError{http.StatusBadRequest, "websocket: the opening handshake needs HTTP/1.1 or later"}
+	errNoConnUpgrade = &handshakeError{http.StatusBadRequest, "websocket: the Connection header does not contain the token \"upgrade\""}
+	errNoUpgradeWS   = &handshakeError{http.StatusBadRequest, "websocket: the Upgrade header does not contain the token \"websocket\""}
+	errVersion       = &handshakeError{http.StatusUpgradeRequired, "websocket: Sec-WebSocket-Version must be 13"}
+	errBadKey        = &handshakeError{http.StatusBadRequest, "websocket: Sec-WebSocket-Key must be one base64 value of 16 bytes"}
+	errOrigin        = &handshakeError{http.StatusForbidden, "websocket: request Origin not allowed; the server must list it in Options.OriginPatterns"}
+)
+
+// IsWebSocketUpgrade reports whether r asks to upgrade to WebSocket: its
+// Connection header contains the token "upgrade" and its Upgrade header the
+// token "websocket". It checks nothing else; Upgrade does.
+func IsWebSocketUpgrade(r *http.Request) bool {
+	return hasToken(r.Header["Connection"], "upgrade") && hasToken(r.Header["Upgrade"], "websocket")
+}
+
+// Upgrade performs the server's side of the opening handshake on r and
+// returns the WebSocket connection; opts may be nil for the defaults. It
+// takes over the connection from the http.Server, so the caller must not use
+// w after it returns successfully. If the request is not a valid WebSocket
+// handshake, or its origin is not allowed, Upgrade answers with an HTTP
+// error status and a plain-text body saying what was wrong, and returns an
+// error saying the same.
+//
+// Headers the caller set on w.Header() before calling Upgrade are sent with
+// the 101 response (cookies, for example).
+func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	key, err := checkRequest(r, opts)
+	if err != nil {
+		refuse(w, err)
+		return nil, err
+	}
+	subprotocol := selectSubprotocol(r.Header["Sec-Websocket-Protocol"], opts.Subprotocols)
+
+	netConn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		err = errors.New("websocket: cannot take over the connection from the HTTP server (HTTP/2 and some middleware do not allow it): " + err.Error())
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return nil, err
+	}
+	// Bytes the client sent after its request (its first frames) may
+	// already sit in the server's buffer; they belong to the WebSocket.
+	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	c := newConn(netConn, true, buffered, opts)
+	c.subprotocol = subprotocol
+
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	// Drop any deadline the http.Server set, bounding only the response.
+	netConn.SetDeadline(time.Time{})
+	netConn.SetWriteDeadline(time.Now().Add(timeout))
+	resp := append(c.wbuf[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	resp = appendAcceptKey(resp, key)
+	if subprotocol != "" {
+		resp = append(append(append(resp, "\r\nSec-WebSocket-Protocol: "...), subprotocol...), "\r\n"...)
+	} else {
+		resp = append(resp, "\r\n"...)
+	}
+	if h := w.Header(); len(h) > 0 {
+		buf := bytes.NewBuffer(resp)
+		h.Write(buf)
+		resp = buf.Bytes()
+	}
+	resp = append(resp, "\r\n"...)
+	if _, err := netConn.Write(resp); err != nil {
+		netConn.Close()
+		return nil, errors.New("websocket: writing the handshake response: " + err.Error())
+	}
+	netConn.SetWriteDeadline(time.Time{})
+	return c, nil
+}
+
+// checkRequest checks r against RFC 6455 section 4.2.1 and the origin
+// policy, and returns its Sec-WebSocket-Key.
+func checkRequest(r *http.Request, opts *Options) (string, error) {
+	switch {
+	case r.Method != http.MethodGet:
+		return "", errNotGET
+	case !r.ProtoAtLeast(1, 1):
+		return "", errHTTPVersion
+	case !hasToken(r.Header["Connection"], "upgrade"):
+		return "", errNoConnUpgrade
+	case !hasToken(r.Header["Upgrade"], "websocket"):
+		return "", errNoUpgradeWS
+	case r.Header.Get("Sec-Websocket-Version") != "13":
+		return "", errVersion
+	}
+	keys := r.Header["Sec-Websocket-Key"]
+	if len(keys) != 1 || !validKey(keys[0]) {
+		return "", errBadKey
+	}
+	if !originAllowed(r, opts) {
+		return "", errOrigin
+	}
+	return keys[0], nil
+}
+
+// validKey reports whether key is the base64 encoding of 16 bytes.
+func validKey(key string) bool {
+	if len(key) != 24 {
+		return false
+	}
+	var raw [18]byte
+	n, err := base64.StdEncoding.Decode(raw[:], []byte(key))
+	return err == nil && n == 16
+}
+
+// originAllowed applies the origin policy described on Options.
+func originAllowed(r *http.Request, opts *Options) bool {
+	origins := r.Header["Origin"]
+	if opts.InsecureSkipOriginCheck || len(origins) == 0 {
+		return true
+	}
+	// An origin is scheme://host[:port]; "null" and other opaque origins
+	// have no host and match nothing.
+	_, host, ok := strings.Cut(origins[0], "://")
+	if !ok || host == "" {
+		return false
+	}
+	if strings.EqualFold(host, r.Host) {
+		return true
+	}
+	host = strings.ToLower(host)
+	for _, p := range opts.OriginPatterns {
+		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// refuse answers a refused handshake.
+func refuse(w http.ResponseWriter, err error) {
+	he := err.(*handshakeError)
+	switch he.status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", http.MethodGet)
+	case http.StatusUpgradeRequired:
+		w.Header().Set("Sec-WebSocket-Version", "13")
+	}
+	http.Error(w, he.msg, he.status)
+}
+
+// selectSubprotocol returns the first of the server's subprotocols that the
+// client's Sec-WebSocket-Protocol header lines offer, or "".
+func selectSubprotocol(offered []string, supported []string) string {
+	for _, s := range supported {
+		for t := range tokens(offered) {
+			if t == s {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// hasToken reports whether the comma-separated header lines contain token,
+// compared case-insensitively.
+func hasToken(lines []string, token string) bool {
+	for t := range tokens(lines) {
+		if strings.EqualFold(t, token) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokens yields the elements of comma-separated header lines, trimmed of
+// white space, skipping empty ones.
+func tokens(lines []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range lines {
+			for line != "" {
+				var t string
+				t, line, _ = strings.Cut(line, ",")
+				if t = strings.Trim(t, " \t"); t != "" && !yield(t) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Handler is an http.Handler that upgrades each request with the default
+// Options and runs the function on the connection; see Server.
+//
+//	http.Handle("/ws", websocket.Handler(func(c *websocket.Conn) { ... }))
+type Handler func(*Conn)
+
+// ServeHTTP upgrades the request and runs h; see Server.ServeHTTP.
+func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(&Server{Handler: h}).ServeHTTP(w, r)
+}
+
+// Server is an http.Handler that upgrades each request with its Options and
+// runs Handler on the connection.
+type Server struct {
+	Options
+
+	// Handler is called with each new connection, on the request's
+	// goroutine. When it returns, the connection is closed with status 1000
+	// (normal closure). If it panics, the connection is closed with status
+	// 1011 (internal error) and the panic goes on to the http.Server, which
+	// logs it as it does for any handler.
+	Handler func(*Conn)
+}
+
+// ServeHTTP upgrades the request, answering with an HTTP error if it is not
+// a valid WebSocket handshake, and runs s.Handler on the connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := Upgrade(w, r, &s.Options)
+	if err != nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.Close(StatusInternalError, "")
+			panic(p)
+		}
+		c.Close(StatusNormalClosure, "")
+	}()
+	s.Handler(c)
+}
