@@ -369,9 +369,8 @@ func (c *Conn) handleControl(h header) error {
 		// Echo the status code, unless we began the handshake ourselves.
 		c.writeClose(ce.Code, "")
 		if !c.server {
-			// RFC 6455 section 7.1.1: the server closes TCP first.
 			c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
-			io.Copy(io.Discard, c.conn)
+			c.awaitServerEOF()
 		}
 		c.closeConn()
 		return c.readErr
@@ -511,6 +510,17 @@ func (c *Conn) awaitPeerClose() {
 		}
 		c.rpos += n
 		c.remain = h.length
+	}
+}
+
+// awaitServerEOF waits, within the read deadline, for the server to close
+// the TCP connection, which RFC 6455 section 7.1.1 asks the client to let it
+// do first. The caller holds readMu and has exchanged close frames.
+func (c *Conn) awaitServerEOF() {
+	for {
+		if _, err := c.conn.Read(c.rbuf); err != nil {
+			return
+		}
 	}
 }
 
@@ -764,6 +774,9 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	var err error
 	if c.readErr == nil {
 		c.awaitPeerClose()
+		if !c.server {
+			c.awaitServerEOF()
+		}
 		if time.Now().After(deadline) {
 			err = errors.New("websocket: peer did not answer the close frame in time; connection closed")
 		}

@@ -1,0 +1,298 @@
+package websocket
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// This file is the client's side of the opening handshake (RFC 6455 section
+// 4.1), including HTTP proxies and TLS.
+
+// DialOptions configures Dial. The zero value is ready to use.
+type DialOptions struct {
+	// Options applies to the client's connection as to a server's:
+	// Subprotocols are offered in the given order, HandshakeTimeout bounds
+	// the whole dial when ctx has no earlier deadline, and ReadLimit,
+	// CloseTimeout, buffer sizes and OnPong work as documented there. The
+	// origin fields are ignored; set an Origin header in Header instead.
+	Options
+
+	// Header holds extra request headers, such as Origin, Authorization or
+	// Cookie. The headers of the handshake itself are set by Dial.
+	Header http.Header
+
+	// TLSConfig configures wss:// connections. If nil, the default
+	// configuration is used; if its ServerName is empty, the URL's host
+	// is used.
+	TLSConfig *tls.Config
+
+	// Proxy returns the HTTP proxy to tunnel through with CONNECT for a
+	// request, as http.Transport.Proxy does; nil, or a nil URL, means a
+	// direct connection. http.ProxyFromEnvironment follows HTTP_PROXY,
+	// HTTPS_PROXY and NO_PROXY.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// NetDialContext makes the TCP connection. Default: a net.Dialer.
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// errDialContextDone reports a handshake cut short by the context.
+var errDialContextDone = errors.New("websocket: dial cancelled or timed out by its context")
+
+// Dial opens a WebSocket connection to a ws:// or wss:// URL (http:// and
+// https:// are taken as the same). opts may be nil. ctx bounds the dial and
+// the opening handshake only; cancelling it later does not affect the Conn.
+//
+// The response is returned whenever the server answered, so that a refused
+// handshake can be inspected; its body has been read into the error (at
+// most 1 KiB) and closed.
+func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
+	if opts == nil {
+		opts = &DialOptions{}
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("websocket: bad URL: %w", err)
+	}
+	var secure bool
+	switch u.Scheme {
+	case "ws", "http":
+	case "wss", "https":
+		secure = true
+	default:
+		return nil, nil, fmt.Errorf("websocket: URL scheme %q is not ws or wss", u.Scheme)
+	}
+	if u.User != nil {
+		return nil, nil, errors.New("websocket: user information in the URL is not supported; set an Authorization header")
+	}
+	addr := hostPort(u, secure)
+
+	timeout := opts.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	netConn, err := dialThroughProxy(ctx, u, addr, secure, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Cut any blocking step short when ctx ends; the deadline of ctx bounds
+	// them anyway.
+	if d, ok := ctx.Deadline(); ok {
+		netConn.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { netConn.SetDeadline(time.Unix(1, 0)) })
+	c, resp, err := clientHandshake(ctx, netConn, u, addr, secure, opts)
+	if !stop() && err == nil {
+		err = errDialContextDone
+	}
+	if err != nil {
+		netConn.Close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", errDialContextDone, err)
+		}
+		return nil, resp, err
+	}
+	netConn.SetDeadline(time.Time{})
+	return c, resp, nil
+}
+
+// hostPort returns the URL's host with the default port added if missing.
+func hostPort(u *url.URL, secure bool) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if secure {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// dialThroughProxy makes the TCP connection to addr, through an HTTP CONNECT
+// tunnel if opts.Proxy names a proxy, and wraps it in TLS when secure.
+func dialThroughProxy(ctx context.Context, u *url.URL, addr string, secure bool, opts *DialOptions) (net.Conn, error) {
+	dial := opts.NetDialContext
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	var proxyURL *url.URL
+	if opts.Proxy != nil {
+		// The proxy function speaks of http(s) URLs, as the HTTP
+		// transport does.
+		pu := *u
+		pu.Scheme = "http"
+		if secure {
+			pu.Scheme = "https"
+		}
+		var err error
+		proxyURL, err = opts.Proxy(&http.Request{Method: http.MethodGet, URL: &pu, Header: http.Header{}, Host: u.Host})
+		if err != nil {
+			return nil, fmt.Errorf("websocket: choosing a proxy: %w", err)
+		}
+	}
+	var conn net.Conn
+	var err error
+	if proxyURL == nil {
+		conn, err = dial(ctx, "tcp", addr)
+	} else {
+		conn, err = dialConnect(ctx, dial, proxyURL, addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("websocket: dial %s: %w", addr, err)
+	}
+	if !secure {
+		return conn, nil
+	}
+	cfg := opts.TLSConfig
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName = u.Hostname()
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("websocket: TLS handshake with %s: %w", addr, err)
+	}
+	return tc, nil
+}
+
+// dialConnect opens a tunnel to addr through the HTTP proxy at proxyURL.
+func dialConnect(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), proxyURL *url.URL, addr string) (net.Conn, error) {
+	if proxyURL.Scheme != "http" {
+		return nil, fmt.Errorf("proxy scheme %q is not supported; use an http:// proxy", proxyURL.Scheme)
+	}
+	conn, err := dial(ctx, "tcp", hostPort(proxyURL, false))
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	req := "CONNECT " + addr + " HTTP/1.1\r\nHost: " + addr + "\r\n"
+	if user := proxyURL.User; user != nil {
+		pass, _ := user.Password()
+		req += "Proxy-Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(user.Username()+":"+pass)) + "\r\n"
+	}
+	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	// Read the answer a byte at a time up to its end, so that no byte of
+	// the tunnel is taken into a buffer that would be dropped.
+	resp, err := http.ReadResponse(bufio.NewReaderSize(oneByteReader{conn}, 16), nil)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("reading the proxy's CONNECT response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		conn.Close()
+		return nil, fmt.Errorf("proxy refused CONNECT: %s", resp.Status)
+	}
+	conn.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+// oneByteReader reads at most one byte per call, so a bufio.Reader over it
+// never reads past what it is asked to parse.
+type oneByteReader struct{ r io.Reader }
+
+func (o oneByteReader) Read(p []byte) (int, error) {
+	if len(p) > 1 {
+		p = p[:1]
+	}
+	return o.r.Read(p)
+}
+
+// clientHandshake sends the opening handshake request over conn and checks
+// the response strictly (RFC 6455 section 4.1).
+func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, addr string, secure bool, opts *DialOptions) (*Conn, *http.Response, error) {
+	var raw [16]byte
+	rand.Read(raw[:])
+	key := base64.StdEncoding.EncodeToString(raw[:])
+
+	host := u.Host
+	if h := opts.Header.Get("Host"); h != "" {
+		host = h
+	}
+	var b strings.Builder
+	b.WriteString("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + host +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+		"\r\nSec-WebSocket-Version: 13\r\n")
+	if len(opts.Subprotocols) > 0 {
+		b.WriteString("Sec-WebSocket-Protocol: " + strings.Join(opts.Subprotocols, ", ") + "\r\n")
+	}
+	extra := opts.Header.Clone()
+	for _, k := range []string{"Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions"} {
+		delete(extra, k)
+	}
+	extra.Write(&b)
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		return nil, nil, fmt.Errorf("websocket: sending the handshake request: %w", err)
+	}
+
+	rsize := opts.ReadBufferSize
+	if rsize <= 0 {
+		rsize = DefaultBufferSize
+	}
+	br := bufio.NewReaderSize(conn, max(rsize, minBufferSize))
+	req := &http.Request{Method: http.MethodGet, URL: u}
+	resp, err := http.ReadResponse(br, req.WithContext(ctx))
+	if err != nil {
+		return nil, nil, fmt.Errorf("websocket: reading the handshake response: %w", err)
+	}
+	if err := checkResponse(resp, key, opts.Subprotocols); err != nil {
+		return nil, resp, err
+	}
+	buffered, _ := br.Peek(br.Buffered())
+	c := newConn(conn, false, buffered, &opts.Options)
+	c.subprotocol = resp.Header.Get("Sec-Websocket-Protocol")
+	return c, resp, nil
+}
+
+// checkResponse checks the server's answer to the opening handshake.
+func checkResponse(resp *http.Response, key string, offered []string) error {
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		return fmt.Errorf("websocket: server answered %s instead of 101 Switching Protocols: %q", resp.Status, body)
+	}
+	h := resp.Header
+	switch {
+	case !hasToken(h["Upgrade"], "websocket"):
+		return errors.New("websocket: handshake response lacks Upgrade: websocket")
+	case !hasToken(h["Connection"], "upgrade"):
+		return errors.New("websocket: handshake response lacks Connection: upgrade")
+	case len(h["Sec-Websocket-Accept"]) != 1 || h.Get("Sec-Websocket-Accept") != AcceptKey(key):
+		return errors.New("websocket: handshake response has a wrong Sec-WebSocket-Accept; the server does not speak RFC 6455")
+	case len(h["Sec-Websocket-Extensions"]) > 0:
+		return errors.New("websocket: server chose an extension that was not offered")
+	}
+	if p := h["Sec-Websocket-Protocol"]; len(p) > 0 {
+		if len(p) > 1 || !slices.Contains(offered, p[0]) {
+			return fmt.Errorf("websocket: server chose subprotocol %q, which was not offered", strings.Join(p, ", "))
+		}
+	}
+	return nil
+}
