@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	mrand "math/rand/v2"
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -45,7 +48,7 @@ const (
 	// Options.CloseTimeout says otherwise.
 	DefaultCloseTimeout = 5 * time.Second
 	// DefaultBufferSize is the default size of the read and write buffers.
-	DefaultBufferSize = 4096
+	DefaultBufferSize = 16 << 10
 
 	minBufferSize = 256 // a control frame and its header always fit
 )
@@ -79,11 +82,21 @@ type Conn struct {
 	subprotocol  string
 	readLimit    int64
 	closeTimeout time.Duration
+	rsize, wsize int // sizes of the pooled read and write buffers
 	onPong       func([]byte)
+
+	// raw, when set, lets a read wait for data without holding a buffer;
+	// rawRead is c.readRaw, bound once, and rawN and rawErr its results.
+	// See rawread_unix.go.
+	raw     syscall.RawConn
+	rawRead func(fd uintptr) bool
+	rawN    int
+	rawErr  error
 
 	// Read side: owned by whoever holds readMu.
 	readMu     sync.Mutex
-	rbuf       []byte
+	rbufp      *[]byte       // the pooled read buffer, nil while none is held
+	rbuf       []byte        // *rbufp
 	rpos, rend int           // buffered, unread bytes are rbuf[rpos:rend]
 	frame      header        // the data frame being read
 	remain     int64         // its payload bytes not yet read
@@ -94,17 +107,24 @@ type Conn struct {
 	msgSeq     uint64        // counts messages, to detect stale readers
 	utf8       utf8Validator // state of a text message's validation
 	readErr    error         // sticky: once set, every read returns it
-	ctrl       [maxControlPayload]byte
+
+	// inputPending is set by the reader when it returns with a whole frame
+	// still buffered, which lets writes queue (see WriteMessage).
+	inputPending atomic.Bool
 
 	// Write side. msgMu is held for a whole data message, writeMu for each
-	// frame that goes on the wire, so control frames can go out between the
-	// fragments of a message but never inside a frame.
-	msgMu     sync.Mutex
-	wbuf      []byte // owned by the holder of msgMu; payload starts at maxHeaderSize
-	writeMu   sync.Mutex
-	writeErr  error // sticky, guarded by writeMu
-	closeSent bool  // guarded by writeMu
-	maskRand  *mrand.ChaCha8
+	// frame, so control frames can go out between the fragments of a
+	// message but never inside a frame. The fields below are guarded by
+	// writeMu.
+	msgMu      sync.Mutex
+	writeMu    sync.Mutex
+	outp       *[]byte // the pooled buffer of out, nil while none is held
+	out        []byte  // frames not yet written to the network
+	writeErr   error   // sticky
+	closeSent  bool
+	flushTimer *time.Timer // sends queued frames after flushDelay
+	timerArmed bool
+	maskRand   *mrand.ChaCha8
 
 	closeOnce sync.Once
 }
@@ -112,24 +132,20 @@ type Conn struct {
 // newConn makes a Conn over c. buffered holds bytes already read from c that
 // belong to the WebSocket stream.
 func newConn(c net.Conn, server bool, buffered []byte, o *Options) *Conn {
-	rsize := max(o.ReadBufferSize, len(buffered), minBufferSize)
-	if o.ReadBufferSize == 0 {
-		rsize = max(DefaultBufferSize, len(buffered))
-	}
-	wsize := max(o.WriteBufferSize, minBufferSize)
-	if o.WriteBufferSize == 0 {
-		wsize = DefaultBufferSize
-	}
 	conn := &Conn{
 		conn:         c,
 		server:       server,
 		readLimit:    o.ReadLimit,
 		closeTimeout: o.CloseTimeout,
+		rsize:        bufferSize(o.ReadBufferSize),
+		wsize:        bufferSize(o.WriteBufferSize),
 		onPong:       o.OnPong,
-		rbuf:         make([]byte, rsize),
-		wbuf:         make([]byte, maxHeaderSize+wsize),
 	}
-	conn.rend = copy(conn.rbuf, buffered)
+	if len(buffered) > 0 {
+		conn.rsize = max(conn.rsize, bufferSize(len(buffered)))
+		conn.takeReadBuffer()
+		conn.rend = copy(conn.rbuf, buffered)
+	}
 	if conn.readLimit <= 0 {
 		conn.readLimit = DefaultReadLimit
 	}
@@ -141,7 +157,17 @@ func newConn(c net.Conn, server bool, buffered []byte, o *Options) *Conn {
 		rand.Read(seed[:])
 		conn.maskRand = mrand.NewChaCha8(seed)
 	}
+	conn.initRaw()
 	return conn
+}
+
+// bufferSize returns the buffer size to use for a configured size: the
+// default for 0, at least minBufferSize, rounded up to a power of two.
+func bufferSize(n int) int {
+	if n <= 0 {
+		n = DefaultBufferSize
+	}
+	return 1 << bits.Len(uint(max(n, minBufferSize)-1))
 }
 
 // Subprotocol returns the subprotocol chosen in the opening handshake, or ""
@@ -207,12 +233,21 @@ func (c *Conn) AppendMessage(dst []byte) (MessageType, []byte, error) {
 			}
 		}
 		if c.frame.fin {
+			c.inputPending.Store(c.frameBuffered())
 			return typ, dst, nil
 		}
 		if err := c.nextDataFrame(); err != nil {
 			return typ, dst, err
 		}
 	}
+}
+
+// frameBuffered reports whether the read buffer holds a whole frame, so that
+// the next read will not wait for the network. The caller holds readMu.
+func (c *Conn) frameBuffered() bool {
+	b := c.rbuf[c.rpos:c.rend]
+	h, n, _ := parseHeader(b)
+	return n > 0 && int64(len(b)-n) >= h.length
 }
 
 // NextReader waits for the next data message and returns its type and a
@@ -243,6 +278,12 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	if c.msgSeq != r.seq {
 		return 0, errStaleReader
 	}
+	return c.readMessage(p)
+}
+
+// readMessage reads payload bytes of the current message, crossing frame
+// boundaries, and returns io.EOF at its end. The caller holds readMu.
+func (c *Conn) readMessage(p []byte) (int, error) {
 	if c.readErr != nil {
 		return 0, c.readErr
 	}
@@ -267,8 +308,17 @@ func (c *Conn) beginMessage() error {
 		return c.readErr
 	}
 	if c.remain > 0 || c.fragmented {
-		if _, err := io.Copy(io.Discard, &messageReader{c: c, seq: c.msgSeq}); err != nil {
-			return err
+		// Discard through readMessage: a messageReader would lock readMu,
+		// which we hold, again.
+		var buf [512]byte
+		for {
+			_, err := c.readMessage(buf[:])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	c.msgSeq++
@@ -300,10 +350,12 @@ func (c *Conn) nextDataFrame() error {
 			c.msgLen = 0
 			c.utf8 = utf8Validator{}
 		}
-		c.msgLen += h.length
-		if c.msgLen > c.readLimit {
+		// Compare before adding: msgLen <= readLimit, but msgLen plus a
+		// 64-bit frame length could overflow and slip past the limit.
+		if h.length > c.readLimit-c.msgLen {
 			return c.fail(StatusMessageTooBig, fmt.Errorf("websocket: message longer than the read limit of %d bytes", c.readLimit))
 		}
+		c.msgLen += h.length
 		c.fragmented = !h.fin
 		if h.fin && h.length == 0 {
 			return c.checkTextEnd()
@@ -345,7 +397,9 @@ func (c *Conn) handleControl(h header) error {
 	if err := c.fill(int(h.length)); err != nil {
 		return err
 	}
-	p := c.ctrl[:copy(c.ctrl[:], c.rbuf[c.rpos:c.rpos+int(h.length)])]
+	// The payload is used in place; the buffer is not refilled before
+	// the payload has been acted on.
+	p := c.rbuf[c.rpos : c.rpos+int(h.length)]
 	c.rpos += len(p)
 	c.remain = 0
 	if h.masked {
@@ -353,7 +407,7 @@ func (c *Conn) handleControl(h header) error {
 	}
 	switch h.opcode {
 	case opPing:
-		if err := c.writeControl(opPong, p); err != nil && err != ErrClosed {
+		if err := c.writeFrame(true, opPong, p); err != nil && err != ErrClosed {
 			return c.setReadErr(err)
 		}
 	case opPong:
@@ -391,8 +445,10 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	case c.rend > c.rpos:
 		n = copy(p, c.rbuf[c.rpos:c.rend])
 		c.rpos += n
-	case len(p) >= len(c.rbuf):
-		// Large reads go straight into p rather than through rbuf.
+	case len(p) >= c.rsize:
+		// Large reads go straight into p rather than through a buffer.
+		c.flushBeforeWait()
+		c.releaseReadBuffer()
 		var err error
 		n, err = c.conn.Read(p)
 		if n == 0 {
@@ -434,18 +490,63 @@ func (c *Conn) fill(n int) error {
 	if c.rend-c.rpos >= n {
 		return nil
 	}
-	if len(c.rbuf)-c.rpos < n {
+	if c.rbufp != nil && len(c.rbuf)-c.rpos < n {
 		c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
 		c.rpos = 0
 	}
 	for c.rend-c.rpos < n {
-		m, err := c.conn.Read(c.rbuf[c.rend:])
-		c.rend += m
-		if err != nil && c.rend-c.rpos < n {
-			return c.readFailed(err)
+		if err := c.readNetwork(); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// readNetwork reads what the network has into the read buffer, waiting for
+// at least one byte. Queued writes go out first. With nothing buffered and a
+// raw connection, it waits holding no buffer, so idle connections cost none.
+// The caller holds readMu.
+func (c *Conn) readNetwork() error {
+	c.flushBeforeWait()
+	if c.rpos == c.rend && c.raw != nil {
+		c.releaseReadBuffer()
+		err := c.raw.Read(c.rawRead)
+		if err == nil {
+			err = c.rawErr
+		}
+		if err != nil {
+			return c.readFailed(err)
+		}
+		c.rend += c.rawN
+		return nil
+	}
+	if c.rbufp == nil {
+		c.takeReadBuffer()
+	}
+	m, err := c.conn.Read(c.rbuf[c.rend:])
+	c.rend += m
+	if m == 0 {
+		return c.readFailed(err)
+	}
+	return nil
+}
+
+// takeReadBuffer takes a read buffer from the pool. The caller holds readMu
+// and holds no buffer.
+func (c *Conn) takeReadBuffer() {
+	c.rbufp = getBuffer(c.rsize)
+	c.rbuf = *c.rbufp
+	c.rpos, c.rend = 0, 0
+}
+
+// releaseReadBuffer gives the read buffer back to the pool. The caller holds
+// readMu, and the buffer holds no unread bytes.
+func (c *Conn) releaseReadBuffer() {
+	if c.rbufp != nil {
+		putBuffer(c.rbufp)
+		c.rbufp, c.rbuf = nil, nil
+		c.rpos, c.rend = 0, 0
+	}
 }
 
 // readFailed records an error from the network connection as the sticky read
@@ -465,51 +566,65 @@ func (c *Conn) setReadErr(err error) error {
 // fail fails the connection as RFC 6455 section 7.1.7 describes: it sends a
 // close frame with code and err's text as the reason, waits (bounded) for the
 // peer's close frame so that our close frame is not lost to a TCP reset, and
-// closes the connection. It returns err, which every later read returns too.
-// The caller holds readMu.
+// closes the connection. If the frame that broke the rules was the peer's
+// close frame, no other will follow, so it does not wait. It returns err,
+// which every later read returns too. The caller holds readMu.
 func (c *Conn) fail(code StatusCode, err error) error {
 	c.readErr = err
 	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
-	if c.writeClose(code, truncateReason(err.Error())) == nil {
+	if c.writeClose(code, truncateReason(err.Error())) == nil && c.frame.opcode != opClose {
 		c.awaitPeerClose()
+		c.readErr = err
 	}
 	c.closeConn()
 	return err
 }
 
 // awaitPeerClose reads and discards frames until the peer's close frame
-// arrives, a frame cannot be parsed, or the close timeout passes. The caller
-// holds readMu and has sent a close frame.
-func (c *Conn) awaitPeerClose() {
+// arrives, a frame cannot be parsed, or the close timeout passes. It returns
+// the peer's close, or nil if none arrived intact. It leaves readErr for the
+// caller to set. The caller holds readMu and has sent a close frame.
+func (c *Conn) awaitPeerClose() *CloseError {
 	c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
 	for {
 		for c.remain > 0 {
-			if c.rend == c.rpos {
-				if err := c.fill(1); err != nil {
-					return
-				}
+			if c.fill(1) != nil {
+				return nil
 			}
 			n := int(min(c.remain, int64(c.rend-c.rpos)))
 			c.rpos += n
 			c.remain -= int64(n)
 		}
-		if c.rend-c.rpos < 2 && c.fill(2) != nil {
-			return
+		if c.fill(2) != nil {
+			return nil
 		}
 		h, n, err := parseHeader(c.rbuf[c.rpos:c.rend])
 		switch {
 		case err != nil:
-			return
+			return nil
 		case n == 0:
 			if c.fill(c.rend-c.rpos+1) != nil {
-				return
+				return nil
 			}
 			continue
-		case h.opcode == opClose:
-			return
 		}
 		c.rpos += n
 		c.remain = h.length
+		if h.opcode == opClose {
+			if c.fill(int(h.length)) != nil {
+				return nil
+			}
+			p := c.rbuf[c.rpos : c.rpos+int(h.length)]
+			c.rpos += len(p)
+			c.remain = 0
+			if h.masked {
+				mask(h.key, 0, p)
+			}
+			if ce, _, err := parseClosePayload(p); err == nil {
+				return &ce
+			}
+			return nil
+		}
 	}
 }
 
@@ -517,229 +632,12 @@ func (c *Conn) awaitPeerClose() {
 // the TCP connection, which RFC 6455 section 7.1.1 asks the client to let it
 // do first. The caller holds readMu and has exchanged close frames.
 func (c *Conn) awaitServerEOF() {
+	var buf [256]byte
 	for {
-		if _, err := c.conn.Read(c.rbuf); err != nil {
+		if _, err := c.conn.Read(buf[:]); err != nil {
 			return
 		}
 	}
-}
-
-// WriteMessage sends p as one message of type typ, in a single frame. It
-// returns once the whole frame has been handed to the operating system, or
-// with the first error. Concurrent calls are safe; each message goes out
-// whole, after any message begun with NextWriter is closed.
-func (c *Conn) WriteMessage(typ MessageType, p []byte) error {
-	if typ != TextMessage && typ != BinaryMessage {
-		return errBadMessageType
-	}
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	return c.writeData(true, opcode(typ), p)
-}
-
-// NextWriter begins a message of type typ and returns a writer for its
-// payload. What is written is buffered and sent as fragments when the buffer
-// fills; Close sends the final fragment. Until Close, other data messages
-// wait (control frames do not), so the caller must close the writer, and
-// must not call WriteMessage or NextWriter on this Conn before doing so.
-func (c *Conn) NextWriter(typ MessageType) (io.WriteCloser, error) {
-	if typ != TextMessage && typ != BinaryMessage {
-		return nil, errBadMessageType
-	}
-	c.msgMu.Lock()
-	return &messageWriter{c: c, op: opcode(typ)}, nil
-}
-
-// messageWriter streams one message; see NextWriter. Its payload collects
-// in c.wbuf[maxHeaderSize:maxHeaderSize+n].
-type messageWriter struct {
-	c      *Conn
-	op     opcode // opcode of the next frame: the message type, then continuation
-	n      int
-	closed bool
-	err    error
-}
-
-// Write buffers p, sending full buffers as fragments.
-func (w *messageWriter) Write(p []byte) (int, error) {
-	if w.closed {
-		return 0, errWriterClosed
-	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	c := w.c
-	written := 0
-	for len(p) > 0 {
-		if w.n == 0 && len(p) >= len(c.wbuf)-maxHeaderSize {
-			// Too big to buffer: send it as a fragment of its own.
-			w.err = c.writeData(false, w.op, p)
-			w.op = opContinuation
-			return written + len(p), w.err
-		}
-		k := copy(c.wbuf[maxHeaderSize+w.n:], p)
-		w.n += k
-		written += k
-		p = p[k:]
-		if maxHeaderSize+w.n == len(c.wbuf) {
-			if err := w.flush(false); err != nil {
-				return written, err
-			}
-		}
-	}
-	return written, nil
-}
-
-// Close sends the final fragment and lets other data messages go.
-func (w *messageWriter) Close() error {
-	if w.closed {
-		return errWriterClosed
-	}
-	w.closed = true
-	defer w.c.msgMu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
-	return w.flush(true)
-}
-
-func (w *messageWriter) flush(fin bool) error {
-	w.err = w.c.sendBuffered(fin, w.op, w.n)
-	w.op = opContinuation
-	w.n = 0
-	return w.err
-}
-
-// writeData sends p as one data frame. The caller holds msgMu.
-func (c *Conn) writeData(fin bool, op opcode, p []byte) error {
-	if len(p) <= len(c.wbuf)-maxHeaderSize {
-		return c.sendBuffered(fin, op, copy(c.wbuf[maxHeaderSize:], p))
-	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	if err := c.writeAllowed(); err != nil {
-		return err
-	}
-	h := c.newHeader(fin, op, len(p))
-	if c.server {
-		// No masking: send the caller's bytes as they are, after the header.
-		var hdr [maxHeaderSize]byte
-		bufs := net.Buffers{hdr[:putHeader(hdr[:], h)], p}
-		_, err := bufs.WriteTo(c.conn)
-		return c.setWriteErr(err)
-	}
-	// Mask a piece at a time through wbuf, which this frame owns.
-	pos := 0
-	start := maxHeaderSize - headerSize(h.length, true)
-	putHeader(c.wbuf[start:], h)
-	for len(p) > 0 {
-		k := copy(c.wbuf[maxHeaderSize:], p)
-		p = p[k:]
-		pos = mask(h.key, pos, c.wbuf[maxHeaderSize:maxHeaderSize+k])
-		if _, err := c.conn.Write(c.wbuf[start : maxHeaderSize+k]); err != nil {
-			return c.setWriteErr(err)
-		}
-		start = maxHeaderSize
-	}
-	return nil
-}
-
-// sendBuffered sends the n payload bytes at c.wbuf[maxHeaderSize:] as one
-// frame, writing its header into the space before them. The caller holds
-// msgMu.
-func (c *Conn) sendBuffered(fin bool, op opcode, n int) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	if err := c.writeAllowed(); err != nil {
-		return err
-	}
-	h := c.newHeader(fin, op, n)
-	start := maxHeaderSize - headerSize(h.length, h.masked)
-	putHeader(c.wbuf[start:], h)
-	if h.masked {
-		mask(h.key, 0, c.wbuf[maxHeaderSize:maxHeaderSize+n])
-	}
-	_, err := c.conn.Write(c.wbuf[start : maxHeaderSize+n])
-	return c.setWriteErr(err)
-}
-
-// writeControl sends a control frame. Its payload is at most 125 bytes.
-func (c *Conn) writeControl(op opcode, p []byte) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	if err := c.writeAllowed(); err != nil {
-		return err
-	}
-	return c.writeControlLocked(op, p)
-}
-
-// writeControlLocked sends a control frame from a buffer of its own, so it
-// can go out while a data message is half-buffered. The caller holds
-// writeMu.
-func (c *Conn) writeControlLocked(op opcode, p []byte) error {
-	var buf [maxHeaderSize + maxControlPayload]byte
-	h := c.newHeader(true, op, len(p))
-	n := putHeader(buf[:], h)
-	n += copy(buf[n:], p)
-	if h.masked {
-		mask(h.key, 0, buf[n-len(p):n])
-	}
-	_, err := c.conn.Write(buf[:n])
-	return c.setWriteErr(err)
-}
-
-// writeClose sends a close frame unless one has been sent. The caller must
-// not hold writeMu.
-func (c *Conn) writeClose(code StatusCode, reason string) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	if err := c.writeAllowed(); err != nil {
-		return err
-	}
-	c.closeSent = true
-	var buf [maxControlPayload]byte
-	return c.writeControlLocked(opClose, appendClosePayload(buf[:0], code, reason))
-}
-
-// writeAllowed returns the error that stops a frame from being sent, if any.
-// The caller holds writeMu.
-func (c *Conn) writeAllowed() error {
-	if c.writeErr != nil {
-		return c.writeErr
-	}
-	if c.closeSent {
-		return ErrClosed
-	}
-	return nil
-}
-
-// setWriteErr records a failed write: part of a frame may be on the wire, so
-// no further frame can follow. The caller holds writeMu.
-func (c *Conn) setWriteErr(err error) error {
-	if err != nil {
-		c.writeErr = err
-	}
-	return err
-}
-
-// newHeader returns the header of a frame we send; client frames get a fresh
-// masking key. The caller holds writeMu.
-func (c *Conn) newHeader(fin bool, op opcode, length int) header {
-	h := header{fin: fin, opcode: op, length: int64(length), masked: !c.server}
-	if h.masked {
-		u := c.maskRand.Uint64()
-		h.key = [4]byte{byte(u), byte(u >> 8), byte(u >> 16), byte(u >> 24)}
-	}
-	return h
-}
-
-// Ping sends a ping frame with the given payload, at most 125 bytes. The
-// peer's pong goes to Options.OnPong during a read.
-func (c *Conn) Ping(payload []byte) error {
-	if len(payload) > maxControlPayload {
-		return errControlPayload
-	}
-	return c.writeControl(opPing, payload)
 }
 
 // Close performs the closing handshake of RFC 6455 section 7: it sends a
@@ -747,7 +645,8 @@ func (c *Conn) Ping(payload []byte) error {
 // peer's close frame, and closes the network connection. A concurrent read
 // returns within the timeout too. The reason must be valid UTF-8 of at most
 // 123 bytes, and the code one that may be sent (1000-1003, 1007-1014,
-// 3000-4999), or StatusNoStatusReceived for an empty close frame.
+// 3000-4999), or StatusNoStatusReceived with an empty reason for an empty
+// close frame.
 //
 // Close returns ErrClosed if a close frame has already been sent, and an
 // error if the peer did not answer in time; the connection is closed either
@@ -758,6 +657,9 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	}
 	if len(reason) > maxCloseReason || !utf8.ValidString(reason) {
 		return errors.New("websocket: close reason must be valid UTF-8 of at most 123 bytes")
+	}
+	if code == StatusNoStatusReceived && reason != "" {
+		return errors.New("websocket: a close reason needs a status code; StatusNoStatusReceived sends an empty close frame")
 	}
 	deadline := time.Now().Add(c.closeTimeout)
 	c.conn.SetWriteDeadline(deadline)
@@ -773,14 +675,19 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	c.readMu.Lock()
 	var err error
 	if c.readErr == nil {
-		c.awaitPeerClose()
+		c.readErr = ErrClosed
+		if ce := c.awaitPeerClose(); ce != nil {
+			c.readErr = ce
+		}
 		if !c.server {
 			c.awaitServerEOF()
 		}
-		if time.Now().After(deadline) {
-			err = errors.New("websocket: peer did not answer the close frame in time; connection closed")
-		}
-		c.readErr = ErrClosed
+	}
+	// The deadline passed, here or in a concurrent read, without the
+	// peer's close frame.
+	var ce *CloseError
+	if time.Now().After(deadline) && !errors.As(c.readErr, &ce) {
+		err = errors.New("websocket: peer did not answer the close frame in time; connection closed")
 	}
 	c.readMu.Unlock()
 	c.closeConn()
@@ -789,7 +696,10 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 
 // CloseNow closes the network connection at once, without a close
 // handshake. Use it when the peer is gone or misbehaving; prefer Close.
+//
+// Frames that WriteMessage queued are sent first if no write is under way.
 func (c *Conn) CloseNow() error {
+	c.flushBeforeWait()
 	return c.closeConn()
 }
 

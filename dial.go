@@ -88,7 +88,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 
 	netConn, err := dialThroughProxy(ctx, u, addr, secure, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, withContextErr(ctx, err)
 	}
 	// Cut any blocking step short when ctx ends; the deadline of ctx bounds
 	// them anyway.
@@ -102,13 +102,28 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	if err != nil {
 		netConn.Close()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w: %w", errDialContextDone, err)
-		}
-		return nil, resp, err
+		return nil, resp, withContextErr(ctx, err)
 	}
 	netConn.SetDeadline(time.Time{})
 	return c, resp, nil
+}
+
+// withContextErr returns err, marked as errDialContextDone and wrapping
+// ctx's error if ctx has ended: a read cut short by the context fails only
+// with an i/o timeout, which would not say why. A deadline counts as passed
+// from its instant, even if ctx's timer has not fired yet.
+func withContextErr(ctx context.Context, err error) error {
+	cerr := ctx.Err()
+	if d, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(d) {
+		cerr = context.DeadlineExceeded
+	}
+	switch {
+	case cerr == nil:
+		return err
+	case err == errDialContextDone:
+		return fmt.Errorf("%w (%w)", errDialContextDone, cerr)
+	}
+	return fmt.Errorf("%w (%w): %w", errDialContextDone, cerr, err)
 }
 
 // hostPort returns the URL's host with the default port added if missing.

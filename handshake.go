@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"iter"
+	"log"
 	"net/http"
 	"path"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -157,7 +159,9 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 	// Drop any deadline the http.Server set, bounding only the response.
 	netConn.SetDeadline(time.Time{})
 	netConn.SetWriteDeadline(time.Now().Add(timeout))
-	resp := append(c.wbuf[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	bp := getBuffer(c.wsize)
+	defer putBuffer(bp)
+	resp := append((*bp)[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	resp = appendAcceptKey(resp, key)
 	if subprotocol != "" {
 		resp = append(append(append(resp, "\r\nSec-WebSocket-Protocol: "...), subprotocol...), "\r\n"...)
@@ -305,27 +309,48 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type Server struct {
 	Options
 
-	// Handler is called with each new connection, on the request's
-	// goroutine. When it returns, the connection is closed with status 1000
-	// (normal closure). If it panics, the connection is closed with status
-	// 1011 (internal error) and the panic goes on to the http.Server, which
-	// logs it as it does for any handler.
+	// Handler is called with each new connection, on a goroutine of its
+	// own: ServeHTTP returns once the connection is upgraded, so that the
+	// HTTP server's memory for the request is freed while the connection
+	// lives. When Handler returns, the connection is closed with status
+	// 1000 (normal closure). If it panics, the connection is closed with
+	// status 1011 (internal error) and the panic is logged with its stack
+	// to the http.Server's ErrorLog (or the log package's standard logger),
+	// as net/http does for handler panics; http.ErrAbortHandler is not
+	// logged.
 	Handler func(*Conn)
 }
 
 // ServeHTTP upgrades the request, answering with an HTTP error if it is not
-// a valid WebSocket handshake, and runs s.Handler on the connection.
+// a valid WebSocket handshake, and starts s.Handler on the connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := Upgrade(w, r, &s.Options)
 	if err != nil {
 		return
 	}
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	go s.run(c, srv)
+}
+
+// run runs the handler on c and closes c when it returns or panics.
+func (s *Server) run(c *Conn, srv *http.Server) {
 	defer func() {
-		if p := recover(); p != nil {
-			c.Close(StatusInternalError, "")
-			panic(p)
+		p := recover()
+		if p == nil {
+			c.Close(StatusNormalClosure, "")
+			return
 		}
-		c.Close(StatusNormalClosure, "")
+		c.Close(StatusInternalError, "")
+		if p == http.ErrAbortHandler {
+			return
+		}
+		stack := make([]byte, 64<<10)
+		stack = stack[:runtime.Stack(stack, false)]
+		logf := log.Printf
+		if srv != nil && srv.ErrorLog != nil {
+			logf = srv.ErrorLog.Printf
+		}
+		logf("websocket: panic serving %v: %v\n%s", c.RemoteAddr(), p, stack)
 	}()
 	s.Handler(c)
 }
