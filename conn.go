@@ -213,7 +213,17 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 // frame from the peer, it returns a *CloseError.
 func (c *Conn) AppendMessage(dst []byte) (MessageType, []byte, error) {
 	c.readMu.Lock()
-	defer c.readMu.Unlock()
+	err := c.awaitInput()
+	var typ MessageType
+	if err == nil {
+		typ, dst, err = c.appendMessage(dst)
+	}
+	c.readMu.Unlock()
+	return typ, dst, err
+}
+
+// appendMessage does the work of AppendMessage. The caller holds readMu.
+func (c *Conn) appendMessage(dst []byte) (MessageType, []byte, error) {
 	if err := c.beginMessage(); err != nil {
 		return 0, dst, err
 	}
@@ -242,6 +252,18 @@ func (c *Conn) AppendMessage(dst []byte) (MessageType, []byte, error) {
 	}
 }
 
+// awaitInput waits, between messages and with nothing buffered, until the
+// network has bytes for the next one. It waits in the read method's own
+// small frame rather than deep in the frame parser, so that the goroutine of
+// an idle connection fits the smallest stack the runtime gives. The caller
+// holds readMu.
+func (c *Conn) awaitInput() error {
+	if c.readErr != nil || c.rpos < c.rend || c.remain > 0 || c.fragmented {
+		return nil
+	}
+	return c.readNetwork()
+}
+
 // frameBuffered reports whether the read buffer holds a whole frame, so that
 // the next read will not wait for the network. The caller holds readMu.
 func (c *Conn) frameBuffered() bool {
@@ -258,9 +280,13 @@ func (c *Conn) frameBuffered() bool {
 func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
+	if err := c.awaitInput(); err != nil {
+		return 0, nil, err
+	}
 	if err := c.beginMessage(); err != nil {
 		return 0, nil, err
 	}
+	c.inputPending.Store(false)
 	return MessageType(c.msgOp), &messageReader{c: c, seq: c.msgSeq}, nil
 }
 

@@ -128,17 +128,31 @@ func IsWebSocketUpgrade(r *http.Request) bool {
 // error saying the same.
 //
 // Headers the caller set on w.Header() before calling Upgrade are sent with
-// the 101 response (cookies, for example).
+// the 101 response (cookies, for example), except those of the handshake
+// itself.
 func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	key, err := checkRequest(r, opts)
-	if err != nil {
-		refuse(w, err)
+	req := upgradeRequest{
+		method:     r.Method,
+		http11:     r.ProtoAtLeast(1, 1),
+		host:       r.Host,
+		connection: r.Header["Connection"],
+		upgrade:    r.Header["Upgrade"],
+		version:    r.Header["Sec-Websocket-Version"],
+		keys:       r.Header["Sec-Websocket-Key"],
+		origin:     r.Header["Origin"],
+		protocol:   r.Header["Sec-Websocket-Protocol"],
+	}
+	if err := req.check(opts); err != nil {
+		he := err.(*handshakeError)
+		if name, value := he.header(); name != "" {
+			w.Header().Set(name, value)
+		}
+		http.Error(w, he.msg, he.status)
 		return nil, err
 	}
-	subprotocol := selectSubprotocol(r.Header["Sec-Websocket-Protocol"], opts.Subprotocols)
 
 	netConn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -150,61 +164,86 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 	// already sit in the server's buffer; they belong to the WebSocket.
 	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	c := newConn(netConn, true, buffered, opts)
-	c.subprotocol = subprotocol
+	// Drop any deadline the http.Server set.
+	netConn.SetDeadline(time.Time{})
+	if err := c.accept(&req, opts, w.Header()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
+// upgradeRequest is what the opening handshake reads of an HTTP request.
+// The header fields hold every line of their header.
+type upgradeRequest struct {
+	method, host                       string
+	http11                             bool // HTTP/1.1 or later
+	connection, upgrade, version, keys []string
+	origin, protocol                   []string
+}
+
+// check checks the request against RFC 6455 section 4.2.1 and the origin
+// policy.
+func (r *upgradeRequest) check(opts *Options) error {
+	switch {
+	case r.method != http.MethodGet:
+		return errNotGET
+	case !r.http11:
+		return errHTTPVersion
+	case !hasToken(r.connection, "upgrade"):
+		return errNoConnUpgrade
+	case !hasToken(r.upgrade, "websocket"):
+		return errNoUpgradeWS
+	case len(r.version) == 0 || r.version[0] != "13":
+		return errVersion
+	case len(r.keys) != 1 || !validKey(r.keys[0]):
+		return errBadKey
+	case !originAllowed(r.origin, r.host, opts):
+		return errOrigin
+	}
+	return nil
+}
+
+// accept answers a checked request with the 101 response, choosing the
+// subprotocol, within the handshake timeout. Lines of extra are added to the
+// response, except those of the handshake itself. On error it closes the
+// connection.
+func (c *Conn) accept(r *upgradeRequest, opts *Options, extra http.Header) error {
+	c.subprotocol = selectSubprotocol(r.protocol, opts.Subprotocols)
 	timeout := opts.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout
 	}
-	// Drop any deadline the http.Server set, bounding only the response.
-	netConn.SetDeadline(time.Time{})
-	netConn.SetWriteDeadline(time.Now().Add(timeout))
+	c.conn.SetWriteDeadline(time.Now().Add(timeout))
 	bp := getBuffer(c.wsize)
 	defer putBuffer(bp)
 	resp := append((*bp)[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	resp = appendAcceptKey(resp, key)
-	if subprotocol != "" {
-		resp = append(append(append(resp, "\r\nSec-WebSocket-Protocol: "...), subprotocol...), "\r\n"...)
+	resp = appendAcceptKey(resp, r.keys[0])
+	if c.subprotocol != "" {
+		resp = append(append(append(resp, "\r\nSec-WebSocket-Protocol: "...), c.subprotocol...), "\r\n"...)
 	} else {
 		resp = append(resp, "\r\n"...)
 	}
-	if h := w.Header(); len(h) > 0 {
+	if len(extra) > 0 {
 		buf := bytes.NewBuffer(resp)
-		h.Write(buf)
+		extra.WriteSubset(buf, handshakeHeaders)
 		resp = buf.Bytes()
 	}
 	resp = append(resp, "\r\n"...)
-	if _, err := netConn.Write(resp); err != nil {
-		netConn.Close()
-		return nil, errors.New("websocket: writing the handshake response: " + err.Error())
+	if _, err := c.conn.Write(resp); err != nil {
+		c.conn.Close()
+		return errors.New("websocket: writing the handshake response: " + err.Error())
 	}
-	netConn.SetWriteDeadline(time.Time{})
-	return c, nil
+	c.conn.SetWriteDeadline(time.Time{})
+	return nil
 }
 
-// checkRequest checks r against RFC 6455 section 4.2.1 and the origin
-// policy, and returns its Sec-WebSocket-Key.
-func checkRequest(r *http.Request, opts *Options) (string, error) {
-	switch {
-	case r.Method != http.MethodGet:
-		return "", errNotGET
-	case !r.ProtoAtLeast(1, 1):
-		return "", errHTTPVersion
-	case !hasToken(r.Header["Connection"], "upgrade"):
-		return "", errNoConnUpgrade
-	case !hasToken(r.Header["Upgrade"], "websocket"):
-		return "", errNoUpgradeWS
-	case r.Header.Get("Sec-Websocket-Version") != "13":
-		return "", errVersion
-	}
-	keys := r.Header["Sec-Websocket-Key"]
-	if len(keys) != 1 || !validKey(keys[0]) {
-		return "", errBadKey
-	}
-	if !originAllowed(r, opts) {
-		return "", errOrigin
-	}
-	return keys[0], nil
+// handshakeHeaders are the response headers that the handshake sets itself.
+var handshakeHeaders = map[string]bool{
+	"Upgrade":                  true,
+	"Connection":               true,
+	"Sec-Websocket-Accept":     true,
+	"Sec-Websocket-Protocol":   true,
+	"Sec-Websocket-Extensions": true,
 }
 
 // validKey reports whether key is the base64 encoding of 16 bytes.
@@ -217,40 +256,39 @@ func validKey(key string) bool {
 	return err == nil && n == 16
 }
 
-// originAllowed applies the origin policy described on Options.
-func originAllowed(r *http.Request, opts *Options) bool {
-	origins := r.Header["Origin"]
+// originAllowed applies the origin policy described on Options to the
+// Origin header lines of a request for host.
+func originAllowed(origins []string, host string, opts *Options) bool {
 	if opts.InsecureSkipOriginCheck || len(origins) == 0 {
 		return true
 	}
 	// An origin is scheme://host[:port]; "null" and other opaque origins
 	// have no host and match nothing.
-	_, host, ok := strings.Cut(origins[0], "://")
-	if !ok || host == "" {
+	_, originHost, ok := strings.Cut(origins[0], "://")
+	if !ok || originHost == "" {
 		return false
 	}
-	if strings.EqualFold(host, r.Host) {
+	if strings.EqualFold(originHost, host) {
 		return true
 	}
-	host = strings.ToLower(host)
+	originHost = strings.ToLower(originHost)
 	for _, p := range opts.OriginPatterns {
-		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+		if ok, _ := path.Match(strings.ToLower(p), originHost); ok {
 			return true
 		}
 	}
 	return false
 }
 
-// refuse answers a refused handshake.
-func refuse(w http.ResponseWriter, err error) {
-	he := err.(*handshakeError)
-	switch he.status {
+// header returns the header line that the refusal's response needs, if any.
+func (e *handshakeError) header() (name, value string) {
+	switch e.status {
 	case http.StatusMethodNotAllowed:
-		w.Header().Set("Allow", http.MethodGet)
+		return "Allow", http.MethodGet
 	case http.StatusUpgradeRequired:
-		w.Header().Set("Sec-WebSocket-Version", "13")
+		return "Sec-WebSocket-Version", "13"
 	}
-	http.Error(w, he.msg, he.status)
+	return "", ""
 }
 
 // selectSubprotocol returns the first of the server's subprotocols that the

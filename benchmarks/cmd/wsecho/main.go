@@ -16,6 +16,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9010", "listen address")
+	viaHTTP := flag.Bool("http", false, "upgrade through net/http (Server as an http.Handler) instead of Server.Serve")
 	flag.Parse()
 	serveStats()
 	ln, err := net.Listen("tcp", *addr)
@@ -27,7 +28,10 @@ func main() {
 		Handler: echo,
 	}
 	fmt.Println("ready")
-	log.Fatal(http.Serve(ln, srv))
+	if *viaHTTP {
+		log.Fatal(http.Serve(ln, srv))
+	}
+	log.Fatal(srv.Serve(ln))
 }
 
 // echo sends every message back with the same type, reusing one buffer.

@@ -1,0 +1,634 @@
+package websocket
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// This file tests the opening handshake of RFC 6455 section 4.2 end to end:
+// requests written by hand to a server on loopback TCP, and the responses
+// read back.
+
+func TestAcceptKey(t *testing.T) {
+	tests := []struct{ key, accept string }{
+		{"dGhlIHNhbXBsZSBub25jZQ==", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}, // RFC 6455 section 1.3
+		{"x3JJHMbDL1EzLkh9GBhXDw==", "HSmrc0sMlYUkAGmm5OPpG2HaGWk="},
+		{"H+VLjR1wb4JQ62TmabK87g==", "ccJoRDcGOFzCVrIwpX/qF3BoIN0="},
+	}
+	for _, tt := range tests {
+		if got := AcceptKey(tt.key); got != tt.accept {
+			t.Errorf("AcceptKey(%q) = %q, want %q", tt.key, got, tt.accept)
+		}
+	}
+}
+
+// hsRequest returns a handshake request for addr: the request line, then the
+// standard handshake headers minus those named in drop, then the extra
+// lines (each "Name: value", without line ending).
+func hsRequest(addr, requestLine string, drop []string, extra ...string) string {
+	var b strings.Builder
+	b.WriteString(requestLine + "\r\n")
+	std := []string{
+		"Host: " + addr,
+		"Upgrade: websocket",
+		"Connection: Upgrade",
+		"Sec-WebSocket-Key: " + testKey,
+		"Sec-WebSocket-Version: 13",
+	}
+	for _, line := range std {
+		name, _, _ := strings.Cut(line, ":")
+		if !slices.Contains(drop, name) {
+			b.WriteString(line + "\r\n")
+		}
+	}
+	for _, line := range extra {
+		b.WriteString(line + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// hsGet is the request line of a valid handshake.
+const hsGet = "GET / HTTP/1.1"
+
+// hsCheckSwitched fails the test unless resp is a valid 101 response to a
+// request with testKey.
+func hsCheckSwitched(t *testing.T, resp *http.Response) {
+	t.Helper()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %s (%q), want 101", resp.Status, body)
+	}
+	want := map[string]string{
+		"Upgrade":              "websocket",
+		"Connection":           "Upgrade",
+		"Sec-WebSocket-Accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+	}
+	for name, value := range want {
+		if got := resp.Header.Values(name); len(got) != 1 || !strings.EqualFold(got[0], value) {
+			t.Errorf("%s header %q, want %q", name, got, value)
+		}
+	}
+}
+
+// hsCase is a handshake request and the answer it must get.
+type hsCase struct {
+	name        string
+	requestLine string   // default hsGet
+	drop        []string // standard headers to leave out
+	extra       []string // header lines to add
+	status      int
+	header      map[string]string // headers the refusal must carry
+	bodyHas     string            // text the refusal's body must contain
+}
+
+// hsRequestCases covers every check of RFC 6455 section 4.2.1 that the server
+// makes, both ways.
+var hsRequestCases = []hsCase{
+	{name: "valid", status: 101},
+	{name: "POST", requestLine: "POST / HTTP/1.1", extra: []string{"Content-Length: 0"}, status: 405, header: map[string]string{"Allow": "GET"}, bodyHas: "GET"},
+	{name: "PUT", requestLine: "PUT / HTTP/1.1", extra: []string{"Content-Length: 0"}, status: 405, header: map[string]string{"Allow": "GET"}, bodyHas: "GET"},
+	{name: "HTTP/1.0", requestLine: "GET / HTTP/1.0", status: 400, bodyHas: "HTTP/1.1"},
+
+	{name: "Connection missing", drop: []string{"Connection"}, status: 400, bodyHas: "Connection"},
+	{name: "Connection keep-alive", drop: []string{"Connection"}, extra: []string{"Connection: keep-alive"}, status: 400, bodyHas: "Connection"},
+	{name: "Connection token prefix", drop: []string{"Connection"}, extra: []string{"Connection: upgraded"}, status: 400, bodyHas: "Connection"},
+	{name: "Connection list", drop: []string{"Connection"}, extra: []string{"Connection: keep-alive, Upgrade"}, status: 101},
+	{name: "Connection list no space", drop: []string{"Connection"}, extra: []string{"Connection: keep-alive,upgrade"}, status: 101},
+	{name: "Connection upper case", drop: []string{"Connection"}, extra: []string{"Connection: UPGRADE"}, status: 101},
+	{name: "Connection two lines", drop: []string{"Connection"}, extra: []string{"Connection: keep-alive", "Connection: upgrade"}, status: 101},
+
+	{name: "Upgrade missing", drop: []string{"Upgrade"}, status: 400, bodyHas: "Upgrade"},
+	{name: "Upgrade other", drop: []string{"Upgrade"}, extra: []string{"Upgrade: foo/1.0"}, status: 400, bodyHas: "websocket"},
+	{name: "Upgrade mixed case", drop: []string{"Upgrade"}, extra: []string{"Upgrade: WebSocket"}, status: 101},
+	{name: "Upgrade list", drop: []string{"Upgrade"}, extra: []string{"Upgrade: foo/1.0, websocket"}, status: 101},
+
+	{name: "version missing", drop: []string{"Sec-WebSocket-Version"}, status: 426, header: map[string]string{"Sec-WebSocket-Version": "13"}, bodyHas: "Sec-WebSocket-Version"},
+	{name: "version 8", drop: []string{"Sec-WebSocket-Version"}, extra: []string{"Sec-WebSocket-Version: 8"}, status: 426, header: map[string]string{"Sec-WebSocket-Version": "13"}, bodyHas: "Sec-WebSocket-Version"},
+	{name: "version 14", drop: []string{"Sec-WebSocket-Version"}, extra: []string{"Sec-WebSocket-Version: 14"}, status: 426, header: map[string]string{"Sec-WebSocket-Version": "13"}, bodyHas: "Sec-WebSocket-Version"},
+
+	{name: "key missing", drop: []string{"Sec-WebSocket-Key"}, status: 400, bodyHas: "Sec-WebSocket-Key"},
+	{name: "key empty", drop: []string{"Sec-WebSocket-Key"}, extra: []string{"Sec-WebSocket-Key:"}, status: 400, bodyHas: "Sec-WebSocket-Key"},
+	{name: "key not base64", drop: []string{"Sec-WebSocket-Key"}, extra: []string{"Sec-WebSocket-Key: !!!!not*base64*at*all!!!"}, status: 400, bodyHas: "Sec-WebSocket-Key"},
+	{name: "key of 15 bytes", drop: []string{"Sec-WebSocket-Key"}, extra: []string{"Sec-WebSocket-Key: MTIzNDU2Nzg5MDEyMzQ1"}, status: 400, bodyHas: "Sec-WebSocket-Key"},
+	{name: "key of 17 bytes", drop: []string{"Sec-WebSocket-Key"}, extra: []string{"Sec-WebSocket-Key: MTIzNDU2Nzg5MDEyMzQ1Njc="}, status: 400, bodyHas: "Sec-WebSocket-Key"},
+	{name: "key twice", extra: []string{"Sec-WebSocket-Key: " + testKey}, status: 400, bodyHas: "Sec-WebSocket-Key"},
+}
+
+// hsCheckRefusal fails the test unless resp answers tc: its status, headers and
+// a plain-text body containing tc.bodyHas. It returns the body.
+func hsCheckRefusal(t *testing.T, tc hsCase, resp *http.Response) string {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the body: %v", err)
+	}
+	if resp.StatusCode != tc.status {
+		t.Fatalf("status %s (%q), want %d", resp.Status, body, tc.status)
+	}
+	for name, value := range tc.header {
+		if got := resp.Header.Get(name); got != value {
+			t.Errorf("%s header %q, want %q", name, got, value)
+		}
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("Content-Type %q, want text/plain", ct)
+	}
+	if !strings.HasPrefix(string(body), "websocket: ") || !strings.Contains(string(body), tc.bodyHas) {
+		t.Errorf("body %q does not say what was wrong (want %q in it)", body, tc.bodyHas)
+	}
+	if resp.Header.Get("Sec-WebSocket-Accept") != "" {
+		t.Error("refusal carries Sec-WebSocket-Accept")
+	}
+	return string(body)
+}
+
+// hsServe serves s on loopback for the duration of the test and returns its
+// address. Unlike startServer, it takes any number of connections.
+func hsServe(tb testing.TB, s *Server) string {
+	srv := httptest.NewServer(s)
+	tb.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+func TestHandshakeRequests(t *testing.T) {
+	addr := hsServe(t, &Server{Handler: echoHandler})
+	for _, tc := range hsRequestCases {
+		t.Run(tc.name, func(t *testing.T) {
+			line := tc.requestLine
+			if line == "" {
+				line = hsGet
+			}
+			c, resp := dialRaw(t, addr, hsRequest(addr, line, tc.drop, tc.extra...))
+			if tc.status != http.StatusSwitchingProtocols {
+				hsCheckRefusal(t, tc, resp)
+				return
+			}
+			hsCheckSwitched(t, resp)
+			// The connection speaks WebSocket now.
+			c.sendFrame(true, opText, []byte("hi"))
+			c.expectFrame(opText, "hi")
+		})
+	}
+}
+
+// hsUpgradeServer serves a handler that calls Upgrade with opts and sends the
+// result to the test.
+func hsUpgradeServer(t *testing.T, opts *Options) (addr string, results <-chan error) {
+	t.Helper()
+	errc := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(w, r, opts)
+		switch {
+		case err == nil && c == nil:
+			err = errors.New("Upgrade returned neither a Conn nor an error")
+		case err != nil && c != nil:
+			err = errors.New("Upgrade returned a Conn and an error: " + err.Error())
+		case c != nil:
+			defer c.Close(StatusNormalClosure, "")
+		}
+		errc <- err
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String(), errc
+}
+
+// awaitUpgradeResult returns the next result of hsUpgradeServer.
+func awaitUpgradeResult(t *testing.T, results <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-results:
+		return err
+	case <-time.After(testTimeout):
+		t.Fatal("the handler did not report")
+		return nil
+	}
+}
+
+func TestUpgradeErrors(t *testing.T) {
+	addr, results := hsUpgradeServer(t, nil)
+	for _, tc := range hsRequestCases {
+		t.Run(tc.name, func(t *testing.T) {
+			line := tc.requestLine
+			if line == "" {
+				line = hsGet
+			}
+			_, resp := dialRaw(t, addr, hsRequest(addr, line, tc.drop, tc.extra...))
+			err := awaitUpgradeResult(t, results)
+			if tc.status == http.StatusSwitchingProtocols {
+				hsCheckSwitched(t, resp)
+				if err != nil {
+					t.Errorf("Upgrade: %v", err)
+				}
+				return
+			}
+			body := hsCheckRefusal(t, tc, resp)
+			if err == nil {
+				t.Fatal("Upgrade returned no error")
+			}
+			if err.Error() != strings.TrimSpace(body) {
+				t.Errorf("Upgrade error %q, but the response said %q", err, body)
+			}
+		})
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	patterns := []string{"*.example.com", "localhost:*"}
+	tests := []struct {
+		name     string
+		host     string // default: the server's address
+		origin   string // "" for no Origin header
+		patterns []string
+		skip     bool
+		status   int
+	}{
+		{name: "no origin", status: 101},
+		{name: "same host", origin: "http://<addr>", status: 101},
+		{name: "same host https", origin: "https://<addr>", status: 101},
+		{name: "same host other case", host: "Example.COM", origin: "https://example.com", status: 101},
+		{name: "different host", origin: "https://evil.example", status: 403},
+		{name: "same name other port", host: "example.com:8080", origin: "http://example.com:9090", status: 403},
+		{name: "null", origin: "null", status: 403},
+		{name: "null with catch-all pattern", origin: "null", patterns: []string{"*"}, status: 403},
+		{name: "not a URL", origin: "example.com", patterns: []string{"*"}, status: 403},
+		{name: "pattern subdomain", origin: "https://app.example.com", patterns: patterns, status: 101},
+		{name: "pattern subdomain other case", origin: "https://App.EXAMPLE.com", patterns: patterns, status: 101},
+		{name: "pattern is case-insensitive", origin: "https://app.example.com", patterns: []string{"*.EXAMPLE.COM"}, status: 101},
+		{name: "pattern port", origin: "http://localhost:3000", patterns: patterns, status: 101},
+		{name: "pattern needs a port", origin: "http://localhost", patterns: patterns, status: 403},
+		{name: "pattern apex not matched", origin: "https://example.com", patterns: patterns, status: 403},
+		{name: "pattern suffix trick", origin: "https://app.example.com.evil.example", patterns: patterns, status: 403},
+		{name: "pattern other host", origin: "https://evil.example", patterns: patterns, status: 403},
+		{name: "skip check", origin: "https://evil.example", skip: true, status: 101},
+		{name: "skip check null", origin: "null", skip: true, status: 101},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := &Options{OriginPatterns: tt.patterns, InsecureSkipOriginCheck: tt.skip}
+			addr, results := hsUpgradeServer(t, opts)
+			host := tt.host
+			if host == "" {
+				host = addr
+			}
+			var extra []string
+			if tt.origin != "" {
+				extra = append(extra, "Origin: "+strings.ReplaceAll(tt.origin, "<addr>", addr))
+			}
+			_, resp := dialRaw(t, addr, hsRequest(host, hsGet, nil, extra...))
+			err := awaitUpgradeResult(t, results)
+			if tt.status == http.StatusSwitchingProtocols {
+				hsCheckSwitched(t, resp)
+				if err != nil {
+					t.Errorf("Upgrade: %v", err)
+				}
+				return
+			}
+			hsCheckRefusal(t, hsCase{status: tt.status, bodyHas: "Origin"}, resp)
+			if err == nil || !strings.Contains(err.Error(), "Origin") {
+				t.Errorf("Upgrade error %v, want one about the Origin", err)
+			}
+		})
+	}
+}
+
+func TestSubprotocols(t *testing.T) {
+	tests := []struct {
+		name   string
+		server []string
+		offer  []string // header lines
+		want   string
+	}{
+		{"server preference", []string{"chat", "superchat"}, []string{"superchat, chat"}, "chat"},
+		{"only the second", []string{"chat", "superchat"}, []string{"superchat"}, "superchat"},
+		{"none in common", []string{"chat", "superchat"}, []string{"v2.bookings", "other"}, ""},
+		{"two header lines", []string{"chat", "superchat"}, []string{"other", "superchat", "chat"}, "chat"},
+		{"list without spaces", []string{"superchat"}, []string{"a,superchat,b"}, "superchat"},
+		{"case matters", []string{"chat"}, []string{"Chat"}, ""},
+		{"no offer", []string{"chat"}, nil, ""},
+		{"server has none", nil, []string{"chat"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make(chan string, 1)
+			s := &Server{Options: Options{Subprotocols: tt.server}, Handler: func(c *Conn) {
+				got <- c.Subprotocol()
+				echoHandler(c)
+			}}
+			addr, _ := startServer(t, s)
+			var extra []string
+			for _, o := range tt.offer {
+				extra = append(extra, "Sec-WebSocket-Protocol: "+o)
+			}
+			c, resp := dialRaw(t, addr, hsRequest(addr, hsGet, nil, extra...))
+			hsCheckSwitched(t, resp)
+			values := resp.Header.Values("Sec-WebSocket-Protocol")
+			switch {
+			case tt.want == "" && len(values) != 0:
+				t.Errorf("response names subprotocol %q, want none", values)
+			case tt.want != "" && (len(values) != 1 || values[0] != tt.want):
+				t.Errorf("response names subprotocol %q, want %q", values, tt.want)
+			}
+			select {
+			case p := <-got:
+				if p != tt.want {
+					t.Errorf("Conn.Subprotocol() = %q, want %q", p, tt.want)
+				}
+			case <-time.After(testTimeout):
+				t.Fatal("handler did not run")
+			}
+			c.sendFrame(true, opText, []byte("x"))
+			c.expectFrame(opText, "x")
+		})
+	}
+}
+
+// TestExtensionsDeclined checks that requested extensions are not accepted:
+// the server implements none, so frames with RSV bits stay errors.
+func TestExtensionsDeclined(t *testing.T) {
+	addr, _ := startServer(t, &Server{Handler: echoHandler})
+	c, resp := dialRaw(t, addr, hsRequest(addr, hsGet, nil,
+		"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
+		"Sec-WebSocket-Extensions: x-webkit-deflate-frame"))
+	hsCheckSwitched(t, resp)
+	if v := resp.Header.Values("Sec-WebSocket-Extensions"); len(v) != 0 {
+		t.Errorf("response accepts extensions %q", v)
+	}
+	c.sendFrame(true, opText, []byte("plain"))
+	c.expectFrame(opText, "plain")
+}
+
+// TestResponseHeaders checks that headers set on w.Header() before Upgrade
+// are sent with the 101 response, once each.
+func TestResponseHeaders(t *testing.T) {
+	errc := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "session=abc123; Path=/; HttpOnly")
+		w.Header().Add("X-Trace", "one")
+		w.Header().Add("X-Trace", "two")
+		c, err := Upgrade(w, r, nil)
+		if err == nil {
+			echoHandler(c)
+			c.CloseNow()
+		}
+		errc <- err
+	}))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	c, resp := dialRaw(t, addr, hsRequest(addr, hsGet, nil))
+	hsCheckSwitched(t, resp)
+	if got := resp.Header.Values("Set-Cookie"); len(got) != 1 || got[0] != "session=abc123; Path=/; HttpOnly" {
+		t.Errorf("Set-Cookie %q", got)
+	}
+	if got := resp.Header.Values("X-Trace"); !slices.Equal(got, []string{"one", "two"}) {
+		t.Errorf("X-Trace %q, want [one two]", got)
+	}
+	c.sendFrame(true, opBinary, []byte{1, 2, 3})
+	c.expectFrame(opBinary, "\x01\x02\x03")
+	c.conn.Close()
+	if err := awaitUpgradeResult(t, errc); err != nil {
+		t.Errorf("Upgrade: %v", err)
+	}
+}
+
+// TestUpgradeCannotHijack calls Upgrade with a ResponseWriter that cannot
+// hand over its connection.
+func TestUpgradeCannotHijack(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, line := range strings.Split(strings.TrimSpace(hsRequest("example.com", hsGet, []string{"Host"})), "\r\n")[1:] {
+		name, value, _ := strings.Cut(line, ": ")
+		r.Header.Add(name, value)
+	}
+	rec := httptest.NewRecorder()
+	c, err := Upgrade(rec, r, nil)
+	if c != nil || err == nil {
+		t.Fatalf("Upgrade = %v, %v; want an error", c, err)
+	}
+	if !strings.HasPrefix(err.Error(), "websocket: ") || !strings.Contains(err.Error(), "take over") {
+		t.Errorf("error %q does not say the connection could not be taken over", err)
+	}
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("status %d, want 500", rec.Code)
+	}
+	if !strings.Contains(rec.Body.String(), "take over") {
+		t.Errorf("body %q does not say what went wrong", rec.Body)
+	}
+}
+
+// TestEarlyFrames sends frames in the same TCP write as the handshake
+// request: the HTTP server reads them into its buffer with the request, and
+// they must reach the WebSocket.
+func TestEarlyFrames(t *testing.T) {
+	addr, done := startServer(t, &Server{Handler: echoHandler})
+	c0 := &rawClient{key: rfcKey}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1000) // longer than the server's buffers
+	early := slices.Concat(
+		c0.frame(true, opText, []byte("first")),
+		c0.frame(true, opPing, []byte("ping")),
+		c0.frame(false, opBinary, []byte("frag")),
+		c0.frame(true, opContinuation, []byte("ment")),
+		c0.frame(true, opBinary, big),
+	)
+	c, resp := dialRaw(t, addr, handshakeRequest(addr, "")+string(early))
+	hsCheckSwitched(t, resp)
+	c.expectFrame(opText, "first")
+	c.expectFrame(opPong, "ping")
+	c.expectFrame(opBinary, "fragment")
+	c.expectFrame(opBinary, string(big))
+	c.sendFrame(true, opClose, closePayload(StatusNormalClosure, ""))
+	c.expectFrame(opClose, string(closePayload(StatusNormalClosure, "")))
+	c.expectEOF()
+	waitDone(t, done)
+}
+
+// TestHandlerType checks that Handler serves as an http.Handler.
+func TestHandlerType(t *testing.T) {
+	var h http.Handler = Handler(echoHandler)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	c := connect(t, addr)
+	c.sendFrame(true, opText, []byte("via Handler"))
+	c.expectFrame(opText, "via Handler")
+	c.sendFrame(true, opClose, closePayload(StatusGoingAway, ""))
+	c.expectFrame(opClose, string(closePayload(StatusGoingAway, "")))
+	c.expectEOF()
+
+	// A plain GET is refused.
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("plain GET: status %s, want 400", resp.Status)
+	}
+}
+
+// hsHijackRecorder is a ResponseWriter whose Hijack returns conn, for calling
+// Upgrade over a connection the test controls.
+type hsHijackRecorder struct {
+	*httptest.ResponseRecorder
+	conn net.Conn
+}
+
+func (h hsHijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return h.conn, bufio.NewReadWriter(bufio.NewReader(h.conn), bufio.NewWriter(h.conn)), nil
+}
+
+// TestHandshakeWriteTimeout checks that Options.HandshakeTimeout bounds the
+// writing of the 101 response. Over TCP the response fits the socket buffer
+// and is written at once whether or not the client reads, so this uses a
+// net.Pipe, whose writes wait for the reader: a client that never reads
+// must not hold Upgrade for longer than the timeout. (Reading the request
+// is bounded by the http.Server's ReadHeaderTimeout, not by Upgrade.)
+func TestHandshakeWriteTimeout(t *testing.T) {
+	srv, cli := net.Pipe()
+	defer cli.Close()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Sec-WebSocket-Key", testKey)
+	r.Header.Set("Sec-WebSocket-Version", "13")
+
+	const timeout = 50 * time.Millisecond
+	res := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		c, err := Upgrade(hsHijackRecorder{httptest.NewRecorder(), srv}, r, &Options{HandshakeTimeout: timeout})
+		if c != nil {
+			c.CloseNow()
+		}
+		res <- err
+	}()
+	var err error
+	select {
+	case err = <-res:
+	case <-time.After(testTimeout):
+		t.Fatal("Upgrade did not return although nobody read its response")
+	}
+	if err == nil || !strings.Contains(err.Error(), "handshake response") {
+		t.Errorf("Upgrade error %v, want one about writing the handshake response", err)
+	}
+	if elapsed := time.Since(start); elapsed < timeout {
+		t.Errorf("Upgrade gave up after %v, before the timeout of %v", elapsed, timeout)
+	}
+	// Upgrade closed the connection.
+	cli.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, err := cli.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("client read %v, want EOF from a closed connection", err)
+	}
+}
+
+// TestServerTimeoutsDoNotApply checks that the deadlines an http.Server sets
+// for its ReadTimeout and WriteTimeout do not carry over to the upgraded
+// connection: an echo still works after they have passed.
+func TestServerTimeoutsDoNotApply(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	ts := httptest.NewUnstartedServer(&Server{Handler: echoHandler})
+	ts.Config.ReadTimeout = timeout
+	ts.Config.WriteTimeout = timeout
+	ts.Start()
+	defer ts.Close()
+	addr := ts.Listener.Addr().String()
+
+	// The server set its deadlines when it began reading the request, so
+	// they have passed once this much time has since the request was sent.
+	passed := time.Now().Add(timeout + 50*time.Millisecond)
+	c := connect(t, addr)
+	c.sendFrame(true, opText, []byte("before"))
+	c.expectFrame(opText, "before")
+
+	time.Sleep(time.Until(passed)) // the thing under test: let the timeouts pass
+
+	c.sendFrame(true, opText, []byte("after"))
+	c.expectFrame(opText, "after")
+	c.sendFrame(true, opClose, closePayload(StatusNormalClosure, ""))
+	c.expectFrame(opClose, string(closePayload(StatusNormalClosure, "")))
+	c.expectEOF()
+}
+
+// TestUpgradeClearsDeadlines checks that Upgrade clears deadlines left on
+// the connection by whatever hijacked it. (The http.Server clears its own
+// when it hands over a connection, which TestServerTimeoutsDoNotApply
+// checks end to end; a Hijacker of some middleware need not.)
+func TestUpgradeClearsDeadlines(t *testing.T) {
+	srv, cli := net.Pipe()
+	defer cli.Close()
+	cli.SetDeadline(time.Now().Add(testTimeout))
+	srv.SetDeadline(time.Now().Add(-time.Second)) // long expired
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Sec-WebSocket-Key", testKey)
+	r.Header.Set("Sec-WebSocket-Version", "13")
+
+	res := make(chan error, 1)
+	go func() {
+		c, err := Upgrade(hsHijackRecorder{httptest.NewRecorder(), srv}, r, nil)
+		if err != nil {
+			res <- err
+			return
+		}
+		defer c.CloseNow()
+		typ, msg, err := c.ReadMessage()
+		if err == nil {
+			err = c.WriteMessage(typ, msg)
+		}
+		res <- err
+	}()
+	c := &rawClient{t: t, conn: cli, br: bufio.NewReader(cli), key: rfcKey}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	hsCheckSwitched(t, resp)
+	c.sendFrame(true, opText, []byte("still open"))
+	c.expectFrame(opText, "still open")
+	if err := awaitUpgradeResult(t, res); err != nil {
+		t.Errorf("server side: %v", err)
+	}
+}
+
+func BenchmarkUpgrade(b *testing.B) {
+	addr := hsServe(b, &Server{Handler: echoHandler})
+	req := []byte(handshakeRequest(addr, ""))
+	want := []byte("HTTP/1.1 101 ")
+	buf := make([]byte, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := conn.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		// Read up to the end of the response headers.
+		n := 0
+		for !bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
+			m, err := conn.Read(buf[n:])
+			if err != nil {
+				b.Fatalf("reading the response: %v (%q)", err, buf[:n])
+			}
+			n += m
+		}
+		if !bytes.HasPrefix(buf[:n], want) {
+			b.Fatalf("response %q", buf[:n])
+		}
+		// Reset rather than close, so that no connection lingers in
+		// TIME_WAIT and the benchmark does not run out of ports.
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+	}
+}
