@@ -1,0 +1,275 @@
+// Package websocket implements the WebSocket protocol of RFC 6455, for
+// servers and clients, with nothing but the standard library.
+//
+// A server turns an HTTP request into a WebSocket connection with [Upgrade],
+// or lets a [Server] or a [Handler] do it and run a function on each
+// connection. [Dial] opens a connection as a client. Either way the result
+// is a [*Conn], which reads and writes messages, answers pings, and performs
+// the closing handshake.
+//
+// A server that sends every message back:
+//
+//	http.Handle("/echo", websocket.Handler(func(c *websocket.Conn) {
+//		var buf []byte
+//		for {
+//			typ, msg, err := c.AppendMessage(buf[:0])
+//			if err != nil {
+//				return // the peer closed the connection, or it failed
+//			}
+//			if err := c.WriteMessage(typ, msg); err != nil {
+//				return
+//			}
+//			buf = msg
+//		}
+//	}))
+//	log.Fatal(http.ListenAndServe(":8080", nil))
+//
+// When the function returns, the connection is closed with status 1000
+// (normal closure). A Handler uses the default [Options]; a [Server] takes
+// Options of its own, and [Upgrade] lets the caller handle the request
+// before and the connection after the handshake.
+//
+// Upgrade takes over the connection from the http.Server (it hijacks it), so
+// it needs HTTP/1.1. WebSockets over HTTP/2 (RFC 8441) are not supported.
+// Go's HTTP/2 server does not offer them unless GODEBUG=http2xconnect=1 is
+// set, so browsers open WebSocket connections over HTTP/1.1 even to a server
+// that serves its pages over HTTP/2; do not set that option.
+//
+// # Reading and writing
+//
+// A message is text ([TextMessage], which must be valid UTF-8) or binary
+// ([BinaryMessage]). There are three ways to read the next one:
+//
+//   - [Conn.ReadMessage] returns its payload in a newly allocated slice.
+//   - [Conn.AppendMessage] appends its payload to a slice of the caller's
+//     and allocates only when that lacks capacity. A loop that passes the
+//     previous result back as buf[:0], as above, reads without allocating
+//     once the buffer has grown to the size of the largest message.
+//   - [Conn.NextReader] returns an [io.Reader] for the payload, so that a
+//     large message can be processed without being held whole. The reader
+//     is valid until the next call of NextReader, ReadMessage or
+//     AppendMessage, which discards what is left of its message; after
+//     that it returns an error.
+//
+// The Conn keeps no reference to the slices ReadMessage and AppendMessage
+// return. Fragmented messages are joined; control frames that arrive between
+// fragments are handled (see below) and never seen by the caller.
+//
+// Text is checked as it arrives: a read fails the connection with status
+// 1007 (invalid payload) at the first byte that cannot belong to valid
+// UTF-8, and at the end of a message that stops inside a character, without
+// waiting for the rest of the message. A reader from NextReader may thus
+// have returned the first part of a text message before it returns the
+// error, and ReadMessage and AppendMessage return the bytes read so far with
+// the error.
+//
+// [Conn.WriteMessage] sends a message as one frame, and normally returns
+// once the frame has been handed to the operating system. When the peer has
+// already sent the next frame and it sits unread in the Conn's buffer (a
+// peer sending faster than the application answers), the frame waits in an
+// output queue instead, so that the answers to a burst of messages share one
+// write to the network. Queued frames go out before the reader next waits
+// for input, when the queue fills, with any control frame, on [Conn.Flush],
+// Close or CloseNow, and at most a millisecond later in any case; an error
+// in sending them is returned by a later write or Flush. Call Flush to be
+// sure that what was written has left. A frame that fits the write buffer is
+// copied into the queue; a larger one is written directly after it, and a
+// server sends it from the caller's slice without copying.
+//
+// [Conn.NextWriter] streams a message: what is written to the returned
+// writer collects in the write buffer, each full buffer goes out as a
+// fragment (a write larger than the buffer goes out as a fragment of its
+// own), and Close sends the last fragment. Until the writer is closed, other
+// data messages on the Conn wait, so the writer must always be closed, and
+// its goroutine must not call WriteMessage or NextWriter in the meantime.
+//
+// # Control frames
+//
+// Ping, pong and close frames from the peer are handled inside reads. A ping
+// is answered with a pong carrying the same payload; the payload of a pong
+// is passed to [Options.OnPong], if set; a close frame ends the connection
+// (see Closing). A Conn runs no goroutine of its own, so an application must
+// keep reading, even when it expects no messages: otherwise pings go
+// unanswered and the peer's close frame is never seen. A connection that
+// only writes can keep a loop like this one running in a goroutine:
+//
+//	go func() {
+//		for {
+//			if _, _, err := c.NextReader(); err != nil {
+//				return
+//			}
+//		}
+//	}()
+//
+// OnPong runs inside the read that meets the pong: it must not read from the
+// Conn or block for long. It may extend the read deadline.
+//
+// [Conn.Ping] sends a ping with a payload of at most 125 bytes; the peer's
+// pong arrives through OnPong during a read. The Conn sends no pings of its
+// own. To notice a peer that has vanished without closing the connection,
+// send pings on a timer and set a read deadline that OnPong, and each
+// message, extends.
+//
+// # Closing
+//
+// [Conn.Close] performs the closing handshake of RFC 6455 section 7: it
+// sends a close frame with a status code and a reason, waits up to the close
+// timeout ([Options.CloseTimeout], default [DefaultCloseTimeout]) for the
+// peer's close frame, and closes the network connection. While it waits with
+// no read under way, it reads and discards any messages that are still
+// arriving. The code must be one that may be sent (1000-1003, 1007-1014 or
+// 3000-4999), or [StatusNoStatusReceived] with an empty reason for a close
+// frame without a code, and the reason valid UTF-8 of at most 123 bytes;
+// otherwise Close returns an error and does nothing. Close returns
+// [ErrClosed] if a close frame has already been sent (the closing is then
+// under way, or done), and an error if the peer did not answer in time.
+//
+// When the peer sends a close frame first, the read that meets it answers
+// with a close frame with the same status code, closes the network
+// connection (a client first gives the server up to the close timeout to
+// close it, as RFC 6455 section 7.1.1 asks), and returns a [*CloseError]
+// carrying the peer's code and reason, or StatusNoStatusReceived if its
+// close frame had no code. Later reads return the same error, and writes
+// return ErrClosed. Use errors.As to tell a close by the peer from other
+// errors:
+//
+//	var ce *websocket.CloseError
+//	if errors.As(err, &ce) {
+//		log.Printf("peer closed with %v, reason %q", ce.Code, ce.Reason)
+//	}
+//
+// When the peer breaks the protocol, the read fails the connection: it sends
+// a close frame with status 1002 (protocol error), 1007 (invalid payload) or
+// 1009 (message too big) and a reason saying what was wrong, waits up to the
+// close timeout for the peer's close frame (unless the offending frame was
+// its close frame), closes the network connection, and returns an error that
+// is not a *CloseError. A connection that ends without a close frame makes
+// reads return [io.ErrUnexpectedEOF].
+//
+// A [Server] or [Handler] runs its function on a goroutine of its own (its
+// ServeHTTP returns once the connection is upgraded), and closes the
+// connection with status 1000 (normal closure) when the function returns. If
+// the function panics, the connection is closed with status 1011 (internal
+// error) and the panic is logged with its stack to the http.Server's
+// ErrorLog, or the log package's standard logger; [http.ErrAbortHandler] is
+// not logged. A function that has closed the connection itself can return at
+// once.
+//
+// [Conn.CloseNow] closes the network connection without a closing handshake,
+// after sending queued frames if no write is under way; reads and writes
+// under way return errors. Use it when the peer is gone or misbehaving.
+//
+// # Concurrency
+//
+// A Conn supports one reader and any number of writers at a time. Reads
+// (ReadMessage, AppendMessage, NextReader and its reader) should come from
+// one goroutine. WriteMessage, NextWriter, Ping, Close and CloseNow may be
+// called from any number of goroutines, at the same time as each other and
+// as a read, and so may Flush.
+//
+// Messages never interleave: each message, including one streamed with
+// NextWriter, goes out whole before the next one begins. Control frames do
+// not wait for a message to end: pongs sent by reads, pings and close frames
+// go out between the fragments of a message being streamed, but never inside
+// a frame.
+//
+// Close is safe at the same time as a read: the read returns once the peer's
+// close frame arrives (with a *CloseError) or the close timeout passes, and
+// later reads return an error. So Close and CloseNow also stop a goroutine
+// that is blocked in a read.
+//
+// # Deadlines
+//
+// [Conn.SetReadDeadline] and [Conn.SetWriteDeadline] (or [Conn.SetDeadline]
+// for both) set deadlines on the network connection. The read deadline
+// bounds everything a read does, including the handling of control frames;
+// the write deadline bounds every frame sent, including pongs sent by reads.
+// A zero time means no deadline.
+//
+// A timeout is final. After a read times out, every later read returns the
+// same error; after a write times out, part of a frame may have been sent,
+// so every later write returns the same error. The Conn should then be
+// closed. A deadline is therefore a limit on how long to wait for the peer,
+// not a way to poll. A timeout error satisfies errors.Is(err,
+// os.ErrDeadlineExceeded).
+//
+// Upgrade clears any deadline the http.Server has set on the connection, so
+// the server's ReadTimeout, WriteTimeout and IdleTimeout do not apply to a
+// WebSocket connection. Close, and the failing of a connection, set
+// deadlines of their own to bound the closing handshake.
+//
+// # Limits and defaults
+//
+// The zero [Options] gives these defaults:
+//
+//   - ReadLimit, [DefaultReadLimit] (16 MiB): the longest message reads
+//     accept, counting all its fragments. It is checked against the lengths
+//     that frame headers announce, before their payload arrives; a message
+//     that would exceed it fails the connection with status 1009 (message
+//     too big). Memory grows with the bytes that actually arrive, not with
+//     the lengths announced.
+//   - ReadBufferSize and WriteBufferSize, [DefaultBufferSize] (16 KiB):
+//     sizes are rounded up to a power of two, and are at least 256 bytes.
+//     Reads larger than the read buffer bypass it. The write buffer bounds
+//     the output queue, and sets the size of the fragments NextWriter
+//     sends.
+//   - HandshakeTimeout, [DefaultHandshakeTimeout] (10 seconds): for a
+//     server, bounds the writing of the handshake response; reading the
+//     request is the http.Server's job, so set its ReadHeaderTimeout. For
+//     Dial, it bounds the whole dial and handshake.
+//   - CloseTimeout, [DefaultCloseTimeout] (5 seconds): how long Close, and a
+//     connection failed for a protocol error, wait for the peer's close
+//     frame.
+//
+// Buffers come from pools shared by all connections, and a Conn holds one
+// only while it holds bytes. On plain TCP and Unix connections (not TLS) a
+// read waits for input without holding a read buffer, so idle connections
+// cost no buffer memory.
+//
+// RFC 6455 limits the payload of control frames to 125 bytes, which leaves
+// 123 bytes for the reason of a close frame.
+//
+// # Origin considerations
+//
+// Browsers send cookies and other credentials with a WebSocket handshake
+// whatever page starts it, and the same-origin policy does not stop a page
+// from opening a WebSocket connection to another site. Without a check, any
+// page a user visits could act on a WebSocket server as that user
+// (cross-site WebSocket hijacking). So by default a server accepts a request
+// with an Origin header only if the origin's host, with its port if it has
+// one, equals the request's Host header, ignoring case. An origin with no
+// host, such as "null", is refused. Requests without an Origin header, which
+// come from programs other than browsers, are accepted. A refused request
+// gets 403 Forbidden.
+//
+// [Options.OriginPatterns] admits pages from other hosts: each pattern is
+// matched, as [path.Match] does and ignoring case, against the origin's host
+// and port, as in "example.com", "*.example.com" or "localhost:*". The
+// scheme of the origin is not checked. A page served from another port of
+// the same host, as by a development server, does not match the Host header;
+// admit it with a pattern such as "localhost:5173".
+//
+// [Options.InsecureSkipOriginCheck] accepts every origin. Use it only if the
+// connection is authenticated by something a foreign page cannot send, such
+// as a token in the first message, and not by cookies.
+//
+// # Subprotocols
+//
+// A client may offer subprotocols, the application protocols it can speak
+// over the connection, in its Sec-WebSocket-Protocol header. A server lists
+// the ones it speaks in [Options.Subprotocols], most preferred first; the
+// first of them that the client offers (compared exactly, case included) is
+// chosen, named in the response, and returned by [Conn.Subprotocol]. If the
+// client offers none of them, the response names none and the connection
+// goes ahead without a subprotocol; a handler that needs one must check
+// Subprotocol and close the connection itself.
+//
+// Browsers fail the connection when the page offered subprotocols and the
+// response names none, so a server must list every subprotocol its pages
+// offer. Dial offers the subprotocols of its Options in their order, and
+// fails if the server chooses one it did not offer.
+//
+// No extension is ever negotiated: a Sec-WebSocket-Extensions header in the
+// request is ignored, so there is no compression, and a frame with any of
+// the RSV bits set fails the connection with status 1002.
+package websocket

@@ -1,0 +1,738 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsproject/websocket"
+)
+
+// This file holds an end-to-end test with a real browser: it builds and runs
+// the echo program, starts headless Chromium on its page, and drives the
+// browser with the Chrome DevTools Protocol (CDP) over this module's own
+// WebSocket client. The script that talks to the echo server runs inside
+// the page, so the browser's WebSocket implementation is the client under
+// test there, with the same-origin check of the echo server in the way.
+
+// chromiumPath is where Debian's chromium package installs the browser. The
+// test never downloads one.
+const chromiumPath = "/usr/bin/chromium"
+
+// browserTestTimeout bounds the whole test, building the program included.
+const browserTestTimeout = 90 * time.Second
+
+// browserBigSize is the size of the large messages the page sends: 1 MiB.
+const browserBigSize = 1 << 20
+
+// browserBigSeed seeds the xorshift32 generator that fills the large binary
+// message, in the page and in browserBigSum alike.
+const browserBigSeed = 0x9e3779b9
+
+// browserScript runs in the echo page through Runtime.evaluate. It resolves an
+// object that browserResult decodes; failures are reported in its error field
+// rather than thrown, so that the steps done so far reach the test too.
+const browserScript = `(async () => {
+	const r = {href: location.href, steps: []};
+	const t0 = performance.now();
+	const step = s => r.steps.push(Math.round(performance.now() - t0) + " ms: " + s);
+	const limit = (p, ms, what) => Promise.race([p, new Promise((_, reject) =>
+		setTimeout(() => reject(new Error("timed out after " + ms + " ms waiting for " + what)), ms))]);
+	const fnv1a = bytes => {
+		let h = 0x811c9dc5;
+		for (let i = 0; i < bytes.length; i++) {
+			h ^= bytes[i];
+			h = Math.imul(h, 0x01000193) >>> 0;
+		}
+		return h;
+	};
+	const kind = v => Object.prototype.toString.call(v).slice(8, -1);
+	let ws;
+	try {
+		if (document.readyState !== "complete") {
+			await limit(new Promise(res => addEventListener("load", res, {once: true})), 10000, "the page to load");
+		}
+		ws = new WebSocket("ws://" + location.host + "/", ["chat", "superchat"]);
+		ws.binaryType = "arraybuffer";
+		const inbox = [], waiting = [];
+		let closeInfo = null;
+		ws.onmessage = e => {
+			if (waiting.length) waiting.shift().resolve(e.data);
+			else inbox.push(e.data);
+		};
+		ws.onerror = () => step("error event");
+		const closed = new Promise(res => {
+			ws.onclose = e => {
+				closeInfo = {code: e.code, reason: e.reason, wasClean: e.wasClean};
+				step("close event: code " + e.code + ", wasClean " + e.wasClean);
+				for (const w of waiting.splice(0)) w.reject(new Error("connection closed with code " + e.code));
+				res(closeInfo);
+			};
+		});
+		const next = what => {
+			if (inbox.length) return Promise.resolve(inbox.shift());
+			if (closeInfo) return Promise.reject(new Error("connection closed with code " + closeInfo.code + " before " + what));
+			return limit(new Promise((resolve, reject) => waiting.push({resolve, reject})), 15000, what);
+		};
+
+		await limit(new Promise((res, reject) => {
+			ws.onopen = res;
+			closed.then(c => reject(new Error("connection closed with code " + c.code + " before it opened")));
+		}), 10000, "the connection to open");
+		r.opened = true;
+		r.protocol = ws.protocol;
+		r.extensions = ws.extensions;
+		step("open, protocol " + JSON.stringify(ws.protocol));
+
+		const text = "hello, w\u00f6rld \u2013 \u2713 \ud83d\ude00";
+		ws.send(text);
+		const t = await next("the text echo");
+		r.textKind = typeof t;
+		r.textEqual = t === text;
+		step("text echo");
+
+		const bin = new Uint8Array(256);
+		for (let i = 0; i < bin.length; i++) bin[i] = 255 - i;
+		ws.send(bin.buffer);
+		const b = await next("the binary echo");
+		r.binaryKind = kind(b);
+		r.binaryLen = b.byteLength;
+		r.binaryEqual = b instanceof ArrayBuffer && b.byteLength === bin.length &&
+			new Uint8Array(b).every((v, i) => v === bin[i]);
+		step("binary echo");
+
+		const big = new Uint8Array(BIG_SIZE);
+		let x = BIG_SEED;
+		for (let i = 0; i < big.length; i++) {
+			x ^= x << 13;
+			x ^= x >>> 17;
+			x ^= x << 5;
+			x >>>= 0;
+			big[i] = x & 255;
+		}
+		r.bigSentLen = big.length;
+		r.bigSentSum = fnv1a(big);
+		ws.send(big.buffer);
+		const bb = await next("the 1 MiB binary echo");
+		r.bigKind = kind(bb);
+		r.bigRecvLen = bb.byteLength;
+		r.bigRecvSum = bb instanceof ArrayBuffer ? fnv1a(new Uint8Array(bb)) : 0;
+		step("1 MiB binary echo");
+
+		const unit = "0123456789 abcdef \u00c4\u00d6\u00dc \u20ac \ud83d\ude00\n";
+		const bigText = unit.repeat(Math.ceil(BIG_SIZE / unit.length));
+		const enc = new TextEncoder();
+		const bigTextBytes = enc.encode(bigText);
+		r.bigTextSentLen = bigTextBytes.length;
+		r.bigTextSentSum = fnv1a(bigTextBytes);
+		ws.send(bigText);
+		const bt = await next("the 1 MiB text echo");
+		r.bigTextKind = typeof bt;
+		if (typeof bt === "string") {
+			const got = enc.encode(bt);
+			r.bigTextRecvLen = got.length;
+			r.bigTextRecvSum = fnv1a(got);
+		}
+		r.bigTextEqual = bt === bigText;
+		step("1 MiB text echo");
+
+		ws.close(1000, "done");
+		const c = await limit(closed, 10000, "the close event");
+		r.closeCode = c.code;
+		r.closeReason = c.reason;
+		r.wasClean = c.wasClean;
+	} catch (e) {
+		r.error = String((e && e.stack) || e);
+		if (ws && ws.readyState < 2) ws.close();
+	}
+	return r;
+})()`
+
+// browserResult is what browserScript resolves.
+type browserResult struct {
+	Href       string   `json:"href"`
+	Steps      []string `json:"steps"`
+	Error      string   `json:"error"`
+	Opened     bool     `json:"opened"`
+	Protocol   string   `json:"protocol"`
+	Extensions string   `json:"extensions"`
+
+	TextKind  string `json:"textKind"`
+	TextEqual bool   `json:"textEqual"`
+
+	BinaryKind  string `json:"binaryKind"`
+	BinaryLen   int    `json:"binaryLen"`
+	BinaryEqual bool   `json:"binaryEqual"`
+
+	BigSentLen int    `json:"bigSentLen"`
+	BigSentSum uint32 `json:"bigSentSum"`
+	BigKind    string `json:"bigKind"`
+	BigRecvLen int    `json:"bigRecvLen"`
+	BigRecvSum uint32 `json:"bigRecvSum"`
+
+	BigTextSentLen int    `json:"bigTextSentLen"`
+	BigTextSentSum uint32 `json:"bigTextSentSum"`
+	BigTextKind    string `json:"bigTextKind"`
+	BigTextRecvLen int    `json:"bigTextRecvLen"`
+	BigTextRecvSum uint32 `json:"bigTextRecvSum"`
+	BigTextEqual   bool   `json:"bigTextEqual"`
+
+	CloseCode   int    `json:"closeCode"`
+	CloseReason string `json:"closeReason"`
+	WasClean    bool   `json:"wasClean"`
+}
+
+// TestBrowserEcho runs the echo program and has headless Chromium's own
+// WebSocket talk to it from the echo page: subprotocol choice, text, binary
+// and 1 MiB echoes, and a clean close.
+func TestBrowserEcho(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skip("headless Chromium not installed at /usr/bin/chromium (Debian package chromium); .ci/run installs it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), browserTestTimeout)
+	defer cancel()
+	start := time.Now()
+	phase := func(what string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), what) }
+
+	bin := buildEchoBinary(ctx, t)
+	phase("built the echo program")
+	addr := startEchoBinary(ctx, t, bin)
+	startURL := "http://" + addr + "/"
+	phase("echo program serves " + startURL)
+
+	browserURL := startChromium(ctx, t, startURL)
+	phase("Chromium's DevTools listen at " + browserURL)
+	bu, err := url.Parse(browserURL)
+	if err != nil {
+		t.Fatalf("bad DevTools URL %q: %v", browserURL, err)
+	}
+	pageWS := findPageTarget(ctx, t, bu.Host, startURL)
+	phase("page target " + pageWS)
+
+	conn, resp, err := websocket.Dial(ctx, pageWS, nil)
+	if err != nil {
+		if resp != nil {
+			t.Fatalf("connecting to the page target with our client: %v (HTTP %s)", err, resp.Status)
+		}
+		t.Fatalf("connecting to the page target with our client: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := conn.Close(websocket.StatusNormalClosure, ""); err != nil {
+			t.Logf("closing the DevTools connection: %v", err)
+		}
+		phase("closed the DevTools connection")
+	})
+	cdp := &cdpClient{conn: conn}
+	waitForPage(ctx, t, cdp, startURL)
+	phase("page loaded")
+
+	var res browserResult
+	if err := cdp.evaluate(ctx, browserScriptText(), &res); err != nil {
+		t.Fatalf("running the script in the page: %v", err)
+	}
+	phase("script in the page finished")
+	checkBrowserResult(t, res, startURL)
+	if t.Failed() {
+		var ui string
+		if err := cdp.evaluate(ctx, `document.body ? document.body.innerText.slice(0, 4000) : ""`, &ui); err != nil {
+			t.Logf("reading the page's text: %v", err)
+		} else {
+			t.Logf("the page's own text:\n%s", ui)
+		}
+	}
+}
+
+// checkBrowserResult logs the steps the script took and asserts every field
+// of its result.
+func checkBrowserResult(t *testing.T, r browserResult, startURL string) {
+	t.Helper()
+	t.Logf("script steps in the page:\n\t%s", strings.Join(r.Steps, "\n\t"))
+	if r.Href != startURL {
+		t.Errorf("script ran in %q, want the echo page %q", r.Href, startURL)
+	}
+	if r.Error != "" {
+		t.Errorf("script failed: %s", r.Error)
+	}
+	if !r.Opened {
+		t.Fatalf("the browser's WebSocket did not open")
+	}
+	if r.Protocol != "chat" {
+		t.Errorf("protocol = %q, want \"chat\"", r.Protocol)
+	}
+	if r.Extensions != "" {
+		t.Errorf("extensions = %q, want none", r.Extensions)
+	}
+	if r.TextKind != "string" || !r.TextEqual {
+		t.Errorf("text echo: came back as %q, equal %v; want an equal string", r.TextKind, r.TextEqual)
+	}
+	if r.BinaryKind != "ArrayBuffer" || r.BinaryLen != 256 || !r.BinaryEqual {
+		t.Errorf("binary echo: came back as %q of %d bytes, equal %v; want an equal ArrayBuffer of 256 bytes",
+			r.BinaryKind, r.BinaryLen, r.BinaryEqual)
+	}
+	want := browserBigSum()
+	if r.BigSentLen != browserBigSize || r.BigSentSum != want {
+		t.Errorf("1 MiB binary: the page sent %d bytes with FNV-1a %#08x; want %d bytes with %#08x (the page's generator or checksum is off)",
+			r.BigSentLen, r.BigSentSum, browserBigSize, want)
+	}
+	if r.BigKind != "ArrayBuffer" || r.BigRecvLen != browserBigSize || r.BigRecvSum != want {
+		t.Errorf("1 MiB binary echo: came back as %q of %d bytes with FNV-1a %#08x; want an ArrayBuffer of %d bytes with %#08x",
+			r.BigKind, r.BigRecvLen, r.BigRecvSum, browserBigSize, want)
+	}
+	if r.BigTextSentLen < browserBigSize {
+		t.Errorf("1 MiB text: the page sent only %d bytes", r.BigTextSentLen)
+	}
+	if r.BigTextKind != "string" || !r.BigTextEqual || r.BigTextRecvLen != r.BigTextSentLen || r.BigTextRecvSum != r.BigTextSentSum {
+		t.Errorf("1 MiB text echo: came back as %q of %d UTF-8 bytes with FNV-1a %#08x, equal %v; sent %d bytes with %#08x",
+			r.BigTextKind, r.BigTextRecvLen, r.BigTextRecvSum, r.BigTextEqual, r.BigTextSentLen, r.BigTextSentSum)
+	}
+	if r.CloseCode != 1000 || !r.WasClean {
+		t.Errorf("close event: code %d, reason %q, wasClean %v; want code 1000, wasClean true",
+			r.CloseCode, r.CloseReason, r.WasClean)
+	}
+}
+
+// browserBigSum computes, independently of the page, the FNV-1a checksum of
+// the 1 MiB binary message browserScript generates.
+func browserBigSum() uint32 {
+	data := make([]byte, browserBigSize)
+	x := uint32(browserBigSeed)
+	for i := range data {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		data[i] = byte(x)
+	}
+	h := fnv.New32a()
+	h.Write(data)
+	return h.Sum32()
+}
+
+// browserScriptText returns browserScript with its placeholders replaced by the
+// constants it shares with browserBigSum.
+func browserScriptText() string {
+	return strings.NewReplacer(
+		"BIG_SIZE", fmt.Sprint(browserBigSize),
+		"BIG_SEED", fmt.Sprintf("%#x", browserBigSeed),
+	).Replace(browserScript)
+}
+
+// buildEchoBinary builds the echo program into a temporary directory and returns
+// the binary's path.
+func buildEchoBinary(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("finding the go command to build the echo program: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "echo")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build of the echo program: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// browserFreeAddr returns a loopback address with a port that was free a moment
+// ago.
+func browserFreeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// tailBuffer is a bytes.Buffer safe for concurrent use, which keeps at most
+// its last max bytes.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+// Write appends p, dropping the oldest bytes beyond the limit.
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	if over := b.buf.Len() - b.max; b.max > 0 && over > 0 {
+		b.buf.Next(over)
+	}
+	return len(p), nil
+}
+
+// String returns the bytes kept.
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startProcessGroup starts cmd in a process group of its own and registers a
+// cleanup that kills the whole group and waits for cmd. The returned channel
+// is closed when cmd has exited.
+func startProcessGroup(t *testing.T, cmd *exec.Cmd, name string) <-chan struct{} {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s (pid %d) did not exit after SIGKILL", name, cmd.Process.Pid)
+		}
+	})
+	return exited
+}
+
+// startEchoBinary runs the echo program bin on a free loopback port and
+// waits, for a bounded time, until it answers GET /. It returns the address.
+func startEchoBinary(ctx context.Context, t *testing.T, bin string) string {
+	t.Helper()
+	addr := browserFreeAddr(t)
+	out := &tailBuffer{max: 64 << 10}
+	cmd := exec.CommandContext(ctx, bin, "-addr", addr)
+	cmd.Stdout, cmd.Stderr = out, out
+	exited := startProcessGroup(t, cmd, "the echo program")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("echo program output:\n%s", out.String())
+		}
+	})
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := browserGetOK(ctx, client, "http://"+addr+"/")
+		if err == nil {
+			return addr
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the echo program exited before serving: %v\n%s", cmd.ProcessState, out.String())
+		default:
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("the echo program does not answer GET / at %s: %v", addr, err)
+		}
+		browserPoll(ctx)
+	}
+}
+
+// browserGetOK fetches u and reports an error unless the answer is 200 OK.
+func browserGetOK(ctx context.Context, client *http.Client, u string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return nil
+}
+
+// browserPoll pauses between two attempts of a bounded polling loop.
+func browserPoll(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// startChromium starts headless Chromium on startURL with a DevTools server
+// on a port of its choice, and returns the browser's DevTools WebSocket URL
+// from the line Chromium prints on stderr.
+func startChromium(ctx context.Context, t *testing.T, startURL string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, chromiumPath,
+		"--headless",
+		"--no-sandbox",
+		"--disable-gpu",
+		"--no-first-run",
+		"--disable-background-networking",
+		"--disable-component-update",
+		"--disable-sync",
+		"--disable-quic",
+		"--user-data-dir="+t.TempDir(),
+		"--remote-debugging-port=0",
+		startURL,
+	)
+	// Chromium's child processes share its stderr, so read it from a pipe
+	// of our own: its end comes when the last of them has exited.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = w
+	t.Cleanup(func() { w.Close(); r.Close() }) // in case the start fails
+	stderrLog := &tailBuffer{max: 64 << 10}
+	exited := startProcessGroup(t, cmd, "Chromium")
+	w.Close()
+
+	found := make(chan string, 1)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(nil, 1<<20)
+		const prefix = "DevTools listening on "
+		for sc.Scan() {
+			line := sc.Text()
+			stderrLog.Write([]byte(line + "\n"))
+			if u, ok := strings.CutPrefix(line, prefix); ok {
+				select {
+				case found <- strings.TrimSpace(u):
+				default:
+				}
+			}
+		}
+		io.Copy(stderrLog, r)
+	}()
+	// Cleanups run last in, first out: this one runs before the one of
+	// startProcessGroup, and kills the group itself before awaiting the pipe's
+	// end.
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-drained:
+		case <-time.After(10 * time.Second):
+			t.Errorf("Chromium's stderr stayed open 10 s after SIGKILL to its process group")
+		}
+		r.Close()
+		if t.Failed() {
+			t.Logf("Chromium's stderr:\n%s", stderrLog.String())
+		}
+	})
+
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	select {
+	case u := <-found:
+		return u
+	case <-exited:
+		t.Fatalf("Chromium exited before its DevTools server listened: %v\n%s", cmd.ProcessState, stderrLog.String())
+	case <-timer.C:
+		t.Fatalf("Chromium printed no DevTools URL within 30 s:\n%s", stderrLog.String())
+	case <-ctx.Done():
+		t.Fatalf("Chromium printed no DevTools URL before the test's deadline:\n%s", stderrLog.String())
+	}
+	return ""
+}
+
+// devtoolsTarget is an entry of the DevTools server's /json/list.
+type devtoolsTarget struct {
+	Type                 string `json:"type"`
+	URL                  string `json:"url"`
+	WebSocketDebuggerURL string `json:"webSocketDebuggerUrl"`
+}
+
+// findPageTarget polls the DevTools server at hostPort, for a bounded time,
+// until a page target shows startURL, and returns its WebSocket URL.
+func findPageTarget(ctx context.Context, t *testing.T, hostPort, startURL string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(20 * time.Second)
+	var last []devtoolsTarget
+	var lastErr error
+	for {
+		last, lastErr = listDevtoolsTargets(ctx, client, "http://"+hostPort+"/json/list")
+		for _, tg := range last {
+			if tg.Type == "page" && tg.URL == startURL && tg.WebSocketDebuggerURL != "" {
+				return tg.WebSocketDebuggerURL
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("no page target at %s in time; last error %v, last targets %+v", startURL, lastErr, last)
+		}
+		browserPoll(ctx)
+	}
+}
+
+// listDevtoolsTargets fetches and decodes the DevTools server's target list.
+func listDevtoolsTargets(ctx context.Context, client *http.Client, u string) ([]devtoolsTarget, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	var targets []devtoolsTarget
+	if err := json.NewDecoder(resp.Body).Decode(&targets); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", u, err)
+	}
+	return targets, nil
+}
+
+// waitForPage polls the page with Runtime.evaluate, for a bounded time,
+// until its document is startURL and has loaded. The target list names the
+// URL a navigation goes to before the page's document has changed.
+func waitForPage(ctx context.Context, t *testing.T, cdp *cdpClient, startURL string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var state struct {
+		Href       string `json:"href"`
+		ReadyState string `json:"readyState"`
+	}
+	for {
+		err := cdp.evaluate(ctx, `({href: location.href, readyState: document.readyState})`, &state)
+		if err == nil && state.Href == startURL && state.ReadyState == "complete" {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("the page did not load %s in time: last state %+v, last error %v", startURL, state, err)
+		}
+		browserPoll(ctx)
+	}
+}
+
+// cdpClient speaks the Chrome DevTools Protocol over one of our WebSocket
+// connections, one command at a time.
+type cdpClient struct {
+	conn   *websocket.Conn
+	nextID int64
+}
+
+// cdpError is an error a CDP command answered with.
+type cdpError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    string `json:"data"`
+}
+
+func (e *cdpError) Error() string {
+	return fmt.Sprintf("CDP error %d: %s %s", e.Code, e.Message, e.Data)
+}
+
+// call sends the command method with params, waits for its answer while
+// skipping events, and decodes the answer's result into result. ctx bounds
+// the exchange.
+func (c *cdpClient) call(ctx context.Context, method string, params, result any) error {
+	c.nextID++
+	id := c.nextID
+	req, err := json.Marshal(struct {
+		ID     int64  `json:"id"`
+		Method string `json:"method"`
+		Params any    `json:"params,omitempty"`
+	}{id, method, params})
+	if err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.conn.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := c.conn.WriteMessage(websocket.TextMessage, req); err != nil {
+		return fmt.Errorf("sending %s: %w", method, err)
+	}
+	for {
+		typ, data, err := c.conn.ReadMessage()
+		if err != nil {
+			return fmt.Errorf("reading the answer to %s: %w", method, err)
+		}
+		if typ != websocket.TextMessage {
+			return fmt.Errorf("DevTools sent a %v message; CDP uses text", typ)
+		}
+		var msg struct {
+			ID     int64           `json:"id"`
+			Result json.RawMessage `json:"result"`
+			Error  *cdpError       `json:"error"`
+		}
+		if err := json.Unmarshal(data, &msg); err != nil {
+			return fmt.Errorf("decoding a CDP message: %w: %.200q", err, data)
+		}
+		if msg.ID != id {
+			continue // an event, or an answer to nothing we wait for
+		}
+		if msg.Error != nil {
+			return fmt.Errorf("%s: %w", method, msg.Error)
+		}
+		if result == nil {
+			return nil
+		}
+		if err := json.Unmarshal(msg.Result, result); err != nil {
+			return fmt.Errorf("decoding the result of %s: %w: %.500q", method, err, msg.Result)
+		}
+		return nil
+	}
+}
+
+// evaluate runs expression in the page with Runtime.evaluate, awaiting the
+// promise it yields, and decodes the value it resolves into v.
+func (c *cdpClient) evaluate(ctx context.Context, expression string, v any) error {
+	var res struct {
+		Result struct {
+			Type  string          `json:"type"`
+			Value json.RawMessage `json:"value"`
+		} `json:"result"`
+		ExceptionDetails *struct {
+			Text      string `json:"text"`
+			Exception *struct {
+				Description string `json:"description"`
+			} `json:"exception"`
+		} `json:"exceptionDetails"`
+	}
+	params := map[string]any{
+		"expression":    expression,
+		"awaitPromise":  true,
+		"returnByValue": true,
+	}
+	if err := c.call(ctx, "Runtime.evaluate", params, &res); err != nil {
+		return err
+	}
+	if e := res.ExceptionDetails; e != nil {
+		msg := e.Text
+		if e.Exception != nil {
+			msg += " " + e.Exception.Description
+		}
+		return errors.New("exception in the page: " + msg)
+	}
+	if err := json.Unmarshal(res.Result.Value, v); err != nil {
+		return fmt.Errorf("decoding the script's %s value: %w: %.500q", res.Result.Type, err, res.Result.Value)
+	}
+	return nil
+}

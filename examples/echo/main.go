@@ -1,0 +1,272 @@
+// Command echo is a WebSocket echo server with a test page, built on
+// github.com/wsproject/websocket.
+//
+// Run it from the module root with
+//
+//	go run ./examples/echo
+//
+// and open http://localhost:8080/ in a browser. A plain GET of "/" returns
+// a page that connects back to the same address; a WebSocket handshake at
+// "/" is answered by the echo, which sends every message back with the same
+// type. The flag -addr sets the listening address (default ":8080").
+//
+// The server offers the subprotocols "chat" and "superchat", preferring
+// "chat", accepts messages up to 64 MiB, and allows only pages from its own
+// host to connect (the library's default origin check). On SIGINT or
+// SIGTERM it stops accepting, closes every WebSocket connection with status
+// 1001 (going away), waits a bounded time for the handlers to return, and
+// exits with status 0.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wsproject/websocket"
+)
+
+// page is the test page served for a plain GET of "/".
+//
+//go:embed index.html
+var page []byte
+
+const (
+	// readLimit is the largest message the echo accepts; a longer one
+	// closes the connection with status 1009.
+	readLimit = 64 << 20
+
+	// keepBuffer is the largest read buffer a connection keeps between
+	// messages. Messages up to this size are echoed without allocating
+	// once the buffer has grown; a buffer grown beyond it for a larger
+	// message is dropped, so that idle connections do not pin memory.
+	keepBuffer = 1 << 20
+
+	// shutdownTimeout bounds the whole shutdown: stopping the HTTP server
+	// and closing the WebSocket connections.
+	shutdownTimeout = 10 * time.Second
+)
+
+// echoServer serves the test page and the WebSocket echo at "/". It keeps
+// the set of live WebSocket connections, which the http.Server forgets once
+// they are hijacked, so that Shutdown can close them.
+type echoServer struct {
+	logger *log.Logger
+	ws     websocket.Server
+
+	mu       sync.Mutex
+	conns    map[*websocket.Conn]struct{}
+	shutting bool           // set by Shutdown; no connection is added after it
+	handlers sync.WaitGroup // one count per connection in conns
+}
+
+// newServer returns the echo server's handler, which logs to logger.
+func newServer(logger *log.Logger) *echoServer {
+	s := &echoServer{logger: logger, conns: make(map[*websocket.Conn]struct{})}
+	s.ws = websocket.Server{
+		Options: websocket.Options{
+			// The server's preference order: "chat" wins when a client
+			// offers both, as in the example of RFC 6455 section 1.2.
+			Subprotocols: []string{"chat", "superchat"},
+			ReadLimit:    readLimit,
+		},
+		Handler: s.echo,
+	}
+	return s
+}
+
+// ServeHTTP answers a WebSocket handshake at "/" with the echo and any other
+// GET or HEAD of "/" with the test page.
+func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	if websocket.IsWebSocketUpgrade(r) {
+		s.ws.ServeHTTP(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(page)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.Write(page)
+}
+
+// echo is the WebSocket handler: it sends every message back until the
+// connection ends, and logs the connection's opening and end.
+func (s *echoServer) echo(c *websocket.Conn) {
+	addr := c.RemoteAddr()
+	if !s.track(c) {
+		// Upgraded while Shutdown ran, too late for its list.
+		c.Close(websocket.StatusGoingAway, "server shutting down")
+		s.logger.Printf("refused %s: shutting down", addr)
+		return
+	}
+	defer s.untrack(c)
+	s.logger.Printf("open %s subprotocol=%q", addr, c.Subprotocol())
+	err := echoMessages(c)
+	s.logger.Printf("closed %s: %v", addr, err)
+}
+
+// echoMessages echoes messages on c, reusing one buffer, and returns the
+// error that ended the connection. When the peer closed it, that is a
+// *websocket.CloseError with the peer's code and reason.
+func echoMessages(c *websocket.Conn) error {
+	var buf []byte
+	for {
+		typ, msg, err := c.AppendMessage(buf[:0])
+		if err != nil {
+			return err
+		}
+		if err := c.WriteMessage(typ, msg); err != nil {
+			return err
+		}
+		buf = msg
+		if cap(buf) > keepBuffer {
+			buf = nil
+		}
+	}
+}
+
+// track adds c to the live connections, unless Shutdown has begun; it
+// reports whether it did.
+func (s *echoServer) track(c *websocket.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.handlers.Add(1)
+	return true
+}
+
+// untrack removes c, added by track, from the live connections.
+func (s *echoServer) untrack(c *websocket.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.handlers.Done()
+}
+
+// Shutdown closes every live WebSocket connection with status 1001 (going
+// away), and any connection upgraded from now on as soon as it opens. It
+// waits for the close handshakes and the handlers to finish, or for ctx to
+// be done; then it closes the remaining connections at once and returns
+// ctx.Err(). It does not stop the HTTP server: call http.Server.Shutdown
+// first, so that no new connection arrives.
+func (s *echoServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutting = true
+	conns := make([]*websocket.Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	var closers sync.WaitGroup
+	for _, c := range conns {
+		// Close waits for the peer's answer; do them all at once.
+		closers.Go(func() { c.Close(websocket.StatusGoingAway, "server shutting down") })
+	}
+	done := make(chan struct{})
+	go func() {
+		closers.Wait()
+		s.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.CloseNow()
+		}
+		return ctx.Err()
+	}
+}
+
+// run serves the echo on addr until ctx is done, then shuts down: it stops
+// accepting, waits for plain HTTP requests, closes the WebSocket
+// connections with status 1001, and waits for their handlers, all within
+// shutdownTimeout. It returns an error only if serving failed.
+func run(ctx context.Context, addr string, logger *log.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	echo := newServer(logger)
+	srv := &http.Server{
+		Handler:           echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          logger,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Printf("listening on %s", pageURL(ln.Addr()))
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Print("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Printf("stopping the HTTP server: %v", err)
+	}
+	if err := echo.Shutdown(sctx); err != nil {
+		logger.Printf("closing WebSocket connections: %v", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Print("stopped")
+	return nil
+}
+
+// pageURL returns the URL of the test page for a listening address, naming
+// localhost when the address is a wildcard.
+func pageURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// main parses the flags and runs the server until SIGINT or SIGTERM.
+func main() {
+	addr := flag.String("addr", ":8080", "TCP `address` to listen on")
+	flag.Parse()
+	logger := log.New(os.Stderr, "", log.LstdFlags)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// After the first signal, a second one stops the program at once.
+	context.AfterFunc(ctx, stop)
+
+	if err := run(ctx, *addr, logger); err != nil {
+		logger.Fatal(err)
+	}
+}
