@@ -124,6 +124,9 @@ type Conn struct {
 	closeSent  bool
 	flushTimer *time.Timer // sends queued frames after flushDelay
 	timerArmed bool
+	whdr       [maxHeaderSize]byte // header of a frame written directly
+	wvec       [2][]byte           // header and payload of such a frame
+	wbufs      net.Buffers         // a view of wvec for a vectored write
 	maskRand   *mrand.ChaCha8
 
 	closeOnce sync.Once
@@ -447,6 +450,9 @@ func (c *Conn) handleControl(h header) error {
 		}
 		c.readErr = &ce
 		// Echo the status code, unless we began the handshake ourselves.
+		// The deadline bounds the echo, and any write it waits behind,
+		// when the peer has stopped reading.
+		c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
 		c.writeClose(ce.Code, "")
 		if !c.server {
 			c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))

@@ -2,7 +2,6 @@ package websocket
 
 import (
 	"io"
-	"net"
 	"time"
 )
 
@@ -231,17 +230,21 @@ func (c *Conn) flushBeforeWait() {
 // write; masked ones are masked a piece at a time in a pooled buffer, never
 // in the caller's memory. The caller holds writeMu.
 func (c *Conn) writeDirect(h header, p []byte) error {
-	var hdr [maxHeaderSize]byte
-	hn := putHeader(hdr[:], h)
+	hn := putHeader(c.whdr[:], h)
 	if !h.masked {
-		bufs := net.Buffers{hdr[:hn], p}
-		_, err := bufs.WriteTo(c.conn)
+		// The vector lives in the Conn: a local one would escape through
+		// the interface call and cost allocations per frame. WriteTo
+		// consumes wbufs, so it is set anew from wvec each time.
+		c.wvec = [2][]byte{c.whdr[:hn], p}
+		c.wbufs = c.wvec[:]
+		_, err := c.wbufs.WriteTo(c.conn)
+		c.wvec = [2][]byte{} // do not keep the caller's memory reachable
 		return c.setWriteErr(err)
 	}
 	bp := getBuffer(c.wsize)
 	defer putBuffer(bp)
 	buf := *bp
-	n, pos := copy(buf, hdr[:hn]), 0
+	n, pos := copy(buf, c.whdr[:hn]), 0
 	for len(p) > 0 {
 		k := copy(buf[n:], p)
 		pos = mask(h.key, pos, buf[n:n+k])
