@@ -24,8 +24,9 @@ const (
 	// peer's close frame had no payload; Close with it sends an empty close
 	// frame.
 	StatusNoStatusReceived StatusCode = 1005
-	// StatusAbnormalClosure is never sent. A CloseError carries it when the
-	// connection ended without a close frame.
+	// StatusAbnormalClosure is never sent. It names, for applications that
+	// record why connections ended, a connection that ended without a
+	// close frame; reads report that as io.ErrUnexpectedEOF.
 	StatusAbnormalClosure     StatusCode = 1006
 	StatusInvalidPayload      StatusCode = 1007
 	StatusPolicyViolation     StatusCode = 1008

@@ -79,11 +79,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	addr := hostPort(u, secure)
 
-	timeout := opts.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout(&opts.Options))
 	defer cancel()
 
 	netConn, err := dialThroughProxy(ctx, u, addr, secure, opts)
@@ -220,7 +216,7 @@ func dialConnect(ctx context.Context, dial func(context.Context, string, string)
 		conn.Close()
 		return nil, fmt.Errorf("reading the proxy's CONNECT response: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		conn.Close()
 		return nil, fmt.Errorf("proxy refused CONNECT: %s", resp.Status)
 	}

@@ -81,10 +81,13 @@ type Options struct {
 	// frame. Default DefaultCloseTimeout.
 	CloseTimeout time.Duration
 
-	// ReadBufferSize and WriteBufferSize are the sizes of the Conn's
-	// buffers. Default DefaultBufferSize. Messages up to WriteBufferSize
-	// bytes are sent with one write to the network; longer reads bypass
-	// the read buffer.
+	// ReadBufferSize and WriteBufferSize are the sizes of the Conn's read
+	// buffer and output queue, rounded up to a power of two. Default
+	// DefaultBufferSize. Buffers come from a pool shared by all
+	// connections and are held only while they hold bytes, so an idle
+	// connection holds none. A frame larger than the output queue is
+	// written on its own, straight from the caller's memory on the server
+	// side; a read larger than the read buffer bypasses it.
 	ReadBufferSize, WriteBufferSize int
 
 	// OnPong, if set, is called with the payload of each pong frame the
@@ -164,12 +167,22 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 	// already sit in the server's buffer; they belong to the WebSocket.
 	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	c := newConn(netConn, true, buffered, opts)
-	// Drop any deadline the http.Server set.
-	netConn.SetDeadline(time.Time{})
+	// Drop any deadline the http.Server set, and bound the response.
+	netConn.SetReadDeadline(time.Time{})
+	netConn.SetWriteDeadline(time.Now().Add(handshakeTimeout(opts)))
 	if err := c.accept(&req, opts, w.Header()); err != nil {
 		return nil, err
 	}
+	netConn.SetWriteDeadline(time.Time{})
 	return c, nil
+}
+
+// handshakeTimeout returns opts.HandshakeTimeout or its default.
+func handshakeTimeout(opts *Options) time.Duration {
+	if opts.HandshakeTimeout > 0 {
+		return opts.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
 }
 
 // upgradeRequest is what the opening handshake reads of an HTTP request.
@@ -204,16 +217,11 @@ func (r *upgradeRequest) check(opts *Options) error {
 }
 
 // accept answers a checked request with the 101 response, choosing the
-// subprotocol, within the handshake timeout. Lines of extra are added to the
-// response, except those of the handshake itself. On error it closes the
-// connection.
+// subprotocol. Lines of extra are added to the response, except those of
+// the handshake itself. The caller bounds it with a write deadline. On error
+// it closes the connection.
 func (c *Conn) accept(r *upgradeRequest, opts *Options, extra http.Header) error {
 	c.subprotocol = selectSubprotocol(r.protocol, opts.Subprotocols)
-	timeout := opts.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
-	c.conn.SetWriteDeadline(time.Now().Add(timeout))
 	bp := getBuffer(c.wsize)
 	defer putBuffer(bp)
 	resp := append((*bp)[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
@@ -233,7 +241,6 @@ func (c *Conn) accept(r *upgradeRequest, opts *Options, extra http.Header) error
 		c.conn.Close()
 		return errors.New("websocket: writing the handshake response: " + err.Error())
 	}
-	c.conn.SetWriteDeadline(time.Time{})
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,14 +22,15 @@ import (
 const testTimeout = 10 * time.Second
 
 // startServer serves s on a loopback httptest.Server for the duration of the
-// test. The returned channel is closed when the Handler has returned, so
-// tests can check that no handler goroutine is left behind.
+// test. The returned channel is closed when the first Handler call has
+// returned, so tests can check that no handler goroutine is left behind.
 func startServer(t testing.TB, s *Server) (addr string, done <-chan struct{}) {
 	t.Helper()
 	ch := make(chan struct{})
+	var once sync.Once
 	h := s.Handler
 	s.Handler = func(c *Conn) {
-		defer close(ch)
+		defer once.Do(func() { close(ch) })
 		h(c)
 	}
 	srv := httptest.NewServer(s)

@@ -49,11 +49,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // serveConn reads and answers the opening handshake on nc, then runs the
 // handler on a fresh goroutine, whose stack starts small again.
 func (s *Server) serveConn(nc net.Conn) {
-	timeout := s.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
-	nc.SetDeadline(time.Now().Add(timeout))
+	nc.SetDeadline(time.Now().Add(handshakeTimeout(&s.Options)))
 	bp := getBuffer(maxRequestHeader)
 	defer putBuffer(bp)
 	buf := *bp
@@ -105,12 +101,21 @@ func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 	line, rest, _ := bytes.Cut(b, []byte("\r\n"))
 	method, line, ok1 := bytes.Cut(line, []byte(" "))
 	_, proto, ok2 := bytes.Cut(line, []byte(" "))
-	major, minor, ok3 := http.ParseHTTPVersion(string(proto))
-	if !ok1 || !ok2 || !ok3 {
+	if !ok1 || !ok2 {
 		return r, errBadRequestLine
 	}
-	r.method = string(method)
-	r.http11 = major > 1 || major == 1 && minor >= 1
+	if string(proto) == "HTTP/1.1" {
+		r.http11 = true
+	} else if major, minor, ok := http.ParseHTTPVersion(string(proto)); ok {
+		r.http11 = major > 1 || major == 1 && minor >= 1
+	} else {
+		return r, errBadRequestLine
+	}
+	if string(method) == http.MethodGet {
+		r.method = http.MethodGet
+	} else {
+		r.method = string(method)
+	}
 	var hosts []string
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
@@ -118,29 +123,45 @@ func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 		if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") {
 			return r, errBadHeaderLine
 		}
-		v := string(bytes.Trim(value, " \t"))
-		switch http.CanonicalHeaderKey(string(name)) {
-		case "Host":
-			hosts = append(hosts, v)
-		case "Connection":
-			r.connection = append(r.connection, v)
-		case "Upgrade":
-			r.upgrade = append(r.upgrade, v)
-		case "Sec-Websocket-Version":
-			r.version = append(r.version, v)
-		case "Sec-Websocket-Key":
-			r.keys = append(r.keys, v)
-		case "Origin":
-			r.origin = append(r.origin, v)
-		case "Sec-Websocket-Protocol":
-			r.protocol = append(r.protocol, v)
+		var dst *[]string
+		switch {
+		case asciiEqualFold(name, "Host"):
+			dst = &hosts
+		case asciiEqualFold(name, "Connection"):
+			dst = &r.connection
+		case asciiEqualFold(name, "Upgrade"):
+			dst = &r.upgrade
+		case asciiEqualFold(name, "Sec-WebSocket-Version"):
+			dst = &r.version
+		case asciiEqualFold(name, "Sec-WebSocket-Key"):
+			dst = &r.keys
+		case asciiEqualFold(name, "Origin"):
+			dst = &r.origin
+		case asciiEqualFold(name, "Sec-WebSocket-Protocol"):
+			dst = &r.protocol
+		default:
+			continue // only the handshake's own headers are kept
 		}
+		*dst = append(*dst, string(bytes.Trim(value, " \t")))
 	}
 	if len(hosts) != 1 {
 		return r, errNoHost
 	}
 	r.host = hosts[0]
 	return r, nil
+}
+
+// asciiEqualFold reports whether b equals s, ignoring ASCII case.
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		if b[i]|0x20 != s[i]|0x20 {
+			return false
+		}
+	}
+	return true
 }
 
 // refuseRaw answers a refused handshake on a connection that net/http does
