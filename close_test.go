@@ -1,0 +1,470 @@
+package websocket
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// This file tests the closing handshake (RFC 6455 section 7, Autobahn
+// section 7): close frames from the client, Conn.Close on the server, and
+// the close that follows the end of a Handler.
+
+// codePayload returns a close frame payload of code, whatever its value,
+// and reason. (closePayload leaves out StatusNoStatusReceived.)
+func codePayload(code StatusCode, reason string) string {
+	return string(binary.BigEndian.AppendUint16(nil, uint16(code))) + reason
+}
+
+// TestCloseCodes is Autobahn 7.7, 7.9 and 7.13: the server echoes the status
+// code of a close frame with a code that may be sent, and fails the
+// connection with 1002 for any other code. Either way the client's close
+// was its last frame, so the server closes TCP at once.
+func TestCloseCodes(t *testing.T) {
+	var cases []wireCase
+	for _, code := range []StatusCode{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999} {
+		cases = append(cases, wireCase{
+			name:  fmt.Sprintf("valid %d", int(code)),
+			send:  clientFrame(true, opClose, codePayload(code, "reason")),
+			close: code, final: true,
+		})
+	}
+	for _, code := range []StatusCode{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535} {
+		cases = append(cases, wireCase{
+			name:  fmt.Sprintf("invalid %d", int(code)),
+			send:  clientFrame(true, opClose, codePayload(code, "")),
+			close: StatusProtocolError, final: true,
+		})
+	}
+	runWireCases(t, Options{}, cases)
+}
+
+// TestClosePayloads is Autobahn 7.3 and 7.5: the shape of a close frame's
+// payload.
+func TestClosePayloads(t *testing.T) {
+	reason123 := strings.Repeat("r", 123)
+	kosme := "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
+	runWireCases(t, Options{}, []wireCase{
+		{name: "7.3.1 empty payload answered by an empty one", send: clientFrame(true, opClose, ""),
+			close: StatusNoStatusReceived, final: true},
+		{name: "7.3.2 one byte", send: clientFrame(true, opClose, "\x03"), close: StatusProtocolError, final: true},
+		{name: "7.3.3 code only", send: clientFrame(true, opClose, string(closePayload(1000, ""))), close: StatusNormalClosure, final: true},
+		{name: "7.3.4 code and reason", send: clientFrame(true, opClose, string(closePayload(1000, "Hello World!"))), close: StatusNormalClosure, final: true},
+		{name: "7.3.5 reason of 123 bytes", send: clientFrame(true, opClose, string(closePayload(1000, reason123))), close: StatusNormalClosure, final: true},
+		{name: "7.3.6 reason of 124 bytes", send: clientFrame(true, opClose, string(closePayload(1000, reason123+"r"))), close: StatusProtocolError, final: true},
+		{name: "multi-byte UTF-8 reason", send: clientFrame(true, opClose, string(closePayload(1000, kosme))), close: StatusNormalClosure, final: true},
+		{name: "7.5.1 invalid UTF-8 reason", send: clientFrame(true, opClose, string(closePayload(1000, kosme+"\xed\xa0\x80edited"))),
+			close: StatusInvalidPayload, final: true},
+		{name: "reason cut inside a code point", send: clientFrame(true, opClose, string(closePayload(1000, kosme[:3]))),
+			close: StatusInvalidPayload, final: true},
+		{name: "fragmented close", send: clientFrame(false, opClose, string(closePayload(1000, ""))), close: StatusProtocolError, final: true},
+		{name: "unmasked close", send: unmaskedFrame(true, opClose, string(closePayload(1000, ""))), close: StatusProtocolError, final: true},
+	})
+}
+
+// TestDataAfterClose is Autobahn 7.1: the server answers a close frame and
+// closes TCP, ignoring anything the client sends after it, and a close in
+// the middle of a fragmented message ends it unanswered.
+func TestDataAfterClose(t *testing.T) {
+	closing := clientFrame(true, opClose, string(closePayload(StatusNormalClosure, "")))
+	big := string(patternPayload(256<<10, true))
+	runWireCases(t, Options{}, []wireCase{
+		{name: "7.1.1 message then close", send: cat(clientFrame(true, opText, "Hello World!"), closing),
+			want: []wantFrame{echoOf(opText, "Hello World!")}, close: StatusNormalClosure, final: true},
+		{name: "7.1.2 close twice", send: cat(closing, closing), close: StatusNormalClosure, final: true},
+		{name: "7.1.3 ping after close", send: cat(closing, clientFrame(true, opPing, "late")), close: StatusNormalClosure, final: true},
+		{name: "7.1.4 text after close", send: cat(closing, clientFrame(true, opText, "late")), close: StatusNormalClosure, final: true},
+		{name: "7.1.5 close between fragments", send: cat(clientFrame(false, opText, "frag1"), closing, clientFrame(true, opContinuation, "frag2")),
+			close: StatusNormalClosure, final: true},
+		{name: "7.1.6 big message, ping, close", send: cat(clientFrame(true, opText, big), clientFrame(true, opPing, "p"), closing),
+			want: []wantFrame{echoOf(opText, big), {opPong, "p"}}, close: StatusNormalClosure, final: true},
+	})
+}
+
+// TestReadAfterPeerClose checks that once the peer's close frame has arrived,
+// every read returns a *CloseError carrying its code and reason, and that
+// writes fail with ErrClosed.
+func TestReadAfterPeerClose(t *testing.T) {
+	errs := make(chan error, 4)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		_, _, err := c.ReadMessage()
+		errs <- err
+		_, _, err = c.NextReader()
+		errs <- err
+		_, _, err = c.AppendMessage(nil)
+		errs <- err
+		errs <- c.WriteMessage(TextMessage, []byte("too late"))
+	})
+	c := connect(t, addr)
+	c.sendFrame(true, opClose, closePayload(4001, "bye now"))
+	c.expectCloseFrame(4001)
+	c.expectEOF()
+	for i := range 3 {
+		err := awaitValue(t, errs)
+		var ce *CloseError
+		if !errors.As(err, &ce) || ce.Code != 4001 || ce.Reason != "bye now" {
+			t.Errorf("read %d after the peer's close: %v, want a *CloseError with 4001 and \"bye now\"", i, err)
+		}
+	}
+	if err := awaitValue(t, errs); !errors.Is(err, ErrClosed) {
+		t.Errorf("write after the peer's close: %v, want ErrClosed", err)
+	}
+	waitDone(t, done)
+}
+
+// TestReadAfterEmptyClose checks the CloseError of an empty close frame.
+func TestReadAfterEmptyClose(t *testing.T) {
+	errs := make(chan error, 1)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		_, _, err := c.ReadMessage()
+		errs <- err
+	})
+	c := connect(t, addr)
+	c.sendFrame(true, opClose, nil)
+	c.expectCloseFrame(StatusNoStatusReceived)
+	c.expectEOF()
+	var ce *CloseError
+	if err := awaitValue(t, errs); !errors.As(err, &ce) || ce.Code != StatusNoStatusReceived || ce.Reason != "" {
+		t.Errorf("read after an empty close: %v, want a *CloseError with 1005", err)
+	}
+	waitDone(t, done)
+}
+
+// closeResult is what a handler reports about a call of Close.
+type closeResult struct {
+	err     error
+	elapsed time.Duration
+	at      time.Time // when Close returned
+}
+
+// timedClose calls c.Close and reports how it went.
+func timedClose(c *Conn, code StatusCode, reason string) closeResult {
+	start := time.Now()
+	err := c.Close(code, reason)
+	return closeResult{err, time.Since(start), time.Now()}
+}
+
+// TestServerClose checks the closing handshake begun by Conn.Close: the close
+// frame goes out, Close waits for the peer's close frame, then closes TCP
+// and returns nil. Afterwards writes, reads and a second Close fail.
+func TestServerClose(t *testing.T) {
+	results := make(chan closeResult, 1)
+	after := make(chan error, 3)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		results <- timedClose(c, StatusGoingAway, "shutting down")
+		after <- c.WriteMessage(TextMessage, []byte("late"))
+		_, _, err := c.ReadMessage()
+		after <- err
+		after <- c.Close(StatusNormalClosure, "")
+	})
+	c := connect(t, addr)
+	if reason := c.expectCloseFrame(StatusGoingAway); reason != "shutting down" {
+		t.Errorf("close reason %q, want \"shutting down\"", reason)
+	}
+	// Data frames before the client's close are discarded.
+	c.sendFrame(true, opText, []byte("still talking"))
+	answered := time.Now()
+	c.sendFrame(true, opClose, closePayload(StatusGoingAway, ""))
+	c.expectEOF()
+	r := awaitValue(t, results)
+	if r.err != nil {
+		t.Errorf("Close: %v", r.err)
+	}
+	if r.at.Before(answered) {
+		t.Errorf("Close returned %v before the client answered; it must wait for the peer's close frame", answered.Sub(r.at))
+	}
+	if err := awaitValue(t, after); !errors.Is(err, ErrClosed) {
+		t.Errorf("WriteMessage after Close: %v, want ErrClosed", err)
+	}
+	if err := awaitValue(t, after); err == nil {
+		t.Error("ReadMessage after Close succeeded")
+	}
+	if err := awaitValue(t, after); !errors.Is(err, ErrClosed) {
+		t.Errorf("second Close: %v, want ErrClosed", err)
+	}
+	waitDone(t, done)
+}
+
+// TestServerCloseEmpty checks that Close with StatusNoStatusReceived sends
+// a close frame without a payload.
+func TestServerCloseEmpty(t *testing.T) {
+	results := make(chan closeResult, 1)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		results <- timedClose(c, StatusNoStatusReceived, "")
+	})
+	c := connect(t, addr)
+	c.expectFrame(opClose, "")
+	c.answerClose()
+	if r := awaitValue(t, results); r.err != nil {
+		t.Errorf("Close: %v", r.err)
+	}
+	waitDone(t, done)
+}
+
+// closeBound is the longest a close bounded by a short CloseTimeout may take
+// in these tests: well under DefaultCloseTimeout, to show that the
+// configured timeout applied, yet loose enough for a loaded machine.
+const closeBound = DefaultCloseTimeout - time.Second
+
+// TestServerCloseTimeout checks that Close gives up after CloseTimeout when
+// the peer never answers (here it sends a data frame, which must not be
+// echoed, and then nothing), returns an error and closes TCP.
+func TestServerCloseTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	results := make(chan closeResult, 1)
+	addr, done := serveConn(t, Options{CloseTimeout: timeout}, func(c *Conn) {
+		results <- timedClose(c, StatusNormalClosure, "")
+	})
+	c := connect(t, addr)
+	c.expectCloseFrame(StatusNormalClosure)
+	c.sendFrame(true, opText, []byte("not a close frame"))
+	c.expectEOF()
+	r := awaitValue(t, results)
+	if r.err == nil {
+		t.Error("Close returned nil although the peer never answered")
+	}
+	if r.elapsed < timeout || r.elapsed > closeBound {
+		t.Errorf("Close took %v, want about the close timeout of %v", r.elapsed, timeout)
+	}
+	waitDone(t, done)
+}
+
+// TestFailWithSilentPeer checks that a connection failed for a protocol
+// error waits at most CloseTimeout for the peer's close frame.
+func TestFailWithSilentPeer(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	addr, done := serveConn(t, Options{CloseTimeout: timeout}, echoHandler)
+	c := connect(t, addr)
+	c.sendFrame(true, 0x3, []byte("reserved opcode"))
+	c.expectCloseFrame(StatusProtocolError)
+	start := time.Now()
+	c.expectEOFWithin(closeBound)
+	if d := time.Since(start); d < timeout/2 {
+		t.Errorf("server closed TCP after %v without waiting for the close frame", d)
+	}
+	waitDone(t, done)
+}
+
+// TestCloseRejectsArguments checks that Close refuses codes that must not be
+// sent and reasons that do not fit or are not UTF-8, without sending
+// anything: the connection stays usable.
+func TestCloseRejectsArguments(t *testing.T) {
+	bad := []struct {
+		code   StatusCode
+		reason string
+	}{
+		{0, ""}, {999, ""}, {1004, ""}, {1006, ""}, {1015, ""}, {1016, ""}, {2999, ""}, {5000, ""},
+		{StatusNormalClosure, strings.Repeat("x", 124)},
+		{StatusNormalClosure, "bad \xff UTF-8"},
+		{StatusNormalClosure, "\xed\xa0\x80"},
+		{StatusNoStatusReceived, "a reason without a code"},
+	}
+	errs := make(chan error, len(bad)+2)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		for _, b := range bad {
+			if err := c.Close(b.code, b.reason); err == nil || errors.Is(err, ErrClosed) {
+				errs <- fmt.Errorf("Close(%d, %.20q) = %v, want an error about the argument", int(b.code), b.reason, err)
+			}
+		}
+		errs <- c.WriteMessage(TextMessage, []byte("still open"))
+		errs <- c.Close(4999, strings.Repeat("é", 61)+"!")
+	})
+	c := connect(t, addr)
+	c.expectFrame(opText, "still open")
+	if reason := c.expectCloseFrame(4999); len(reason) != 123 {
+		t.Errorf("close reason of %d bytes, want 123", len(reason))
+	}
+	c.answerClose()
+	for range 2 {
+		if err := awaitValue(t, errs); err != nil {
+			t.Error(err)
+		}
+	}
+	waitDone(t, done)
+	for len(errs) > 0 {
+		t.Error(<-errs)
+	}
+}
+
+// TestCloseWhileReading checks that Close works while another goroutine is
+// blocked in ReadMessage: when the peer answers, the reader gets its
+// *CloseError and Close returns nil; when it does not, the reader fails and
+// Close returns an error after the close timeout.
+func TestCloseWhileReading(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, answer := range []bool{true, false} {
+		t.Run(fmt.Sprintf("peer answers %v", answer), func(t *testing.T) {
+			results := make(chan closeResult, 1)
+			readErrs := make(chan error, 1)
+			addr, done := serveConn(t, Options{CloseTimeout: timeout}, func(c *Conn) {
+				first := make(chan struct{})
+				readDone := make(chan error, 1)
+				go func() {
+					c.ReadMessage() // the client's first message
+					close(first)
+					_, _, err := c.ReadMessage() // blocks until Close
+					readDone <- err
+				}()
+				select {
+				case <-first:
+				case <-time.After(testTimeout):
+				}
+				results <- timedClose(c, StatusNormalClosure, "")
+				select {
+				case err := <-readDone:
+					readErrs <- err
+				case <-time.After(testTimeout):
+					readErrs <- errors.New("test: the reader did not return")
+				}
+			})
+			c := connect(t, addr)
+			c.sendFrame(true, opText, []byte("wake the reader"))
+			c.expectCloseFrame(StatusNormalClosure)
+			if answer {
+				c.answerClose()
+			} else {
+				c.expectEOF()
+			}
+			r := awaitValue(t, results)
+			readErr := awaitValue(t, readErrs)
+			var ce *CloseError
+			if answer {
+				if r.err != nil {
+					t.Errorf("Close: %v", r.err)
+				}
+				if !errors.As(readErr, &ce) || ce.Code != StatusNormalClosure {
+					t.Errorf("blocked reader got %v, want the peer's *CloseError", readErr)
+				}
+			} else {
+				if r.err == nil {
+					t.Error("Close returned nil although the peer never answered")
+				}
+				if r.elapsed < timeout || r.elapsed > closeBound {
+					t.Errorf("Close took %v, want about the close timeout of %v", r.elapsed, timeout)
+				}
+				if readErr == nil || errors.As(readErr, &ce) {
+					t.Errorf("blocked reader got %v, want an error", readErr)
+				}
+			}
+			waitDone(t, done)
+		})
+	}
+}
+
+// TestHandlerReturnCloses checks that a connection whose Handler returns is
+// closed with status 1000.
+func TestHandlerReturnCloses(t *testing.T) {
+	addr, done := serveConn(t, Options{}, func(c *Conn) {})
+	c := connect(t, addr)
+	c.expectCloseFrame(StatusNormalClosure)
+	c.answerClose()
+	waitDone(t, done)
+}
+
+// logSink is an io.Writer for a log.Logger that hands each write to a
+// channel, so that a test can wait for a log line without polling.
+type logSink chan string
+
+// Write sends a copy of p to the channel, dropping it if nobody is reading
+// and the channel is full.
+func (s logSink) Write(p []byte) (int, error) {
+	select {
+	case s <- string(p):
+	default:
+	}
+	return len(p), nil
+}
+
+// TestHandlerPanicCloses checks that a connection whose Handler panics is
+// closed with status 1011 and that the panic reaches the http.Server, which
+// logs it.
+func TestHandlerPanicCloses(t *testing.T) {
+	logs := make(logSink, 16)
+	srv := httptest.NewUnstartedServer(&Server{Handler: func(c *Conn) {
+		c.WriteMessage(TextMessage, []byte("about to fail"))
+		panic("handler exploded")
+	}})
+	srv.Config.ErrorLog = log.New(logs, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	addr := srv.Listener.Addr().String()
+	c := connect(t, addr)
+	c.expectFrame(opText, "about to fail")
+	c.expectCloseFrame(StatusInternalError)
+	c.answerClose()
+	line := awaitValue(t, logs)
+	if !strings.Contains(line, "panic") || !strings.Contains(line, "handler exploded") {
+		t.Errorf("server log %q, want the panic", line)
+	}
+}
+
+// TestCloseAfterFailure checks that Close on a connection already failed
+// for a protocol error returns ErrClosed at once.
+func TestCloseAfterFailure(t *testing.T) {
+	results := make(chan closeResult, 1)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		c.ReadMessage()
+		results <- timedClose(c, StatusNormalClosure, "")
+	})
+	c := connect(t, addr)
+	c.send(withRSV(clientFrame(true, opText, "rsv"), 0x40))
+	c.expectCloseFrame(StatusProtocolError)
+	c.answerClose()
+	if r := awaitValue(t, results); !errors.Is(r.err, ErrClosed) {
+		t.Errorf("Close after a failure: %v, want ErrClosed", r.err)
+	}
+	waitDone(t, done)
+}
+
+// TestPeerCloseWhileWriteBlocked checks that the close handshake stays
+// bounded by CloseTimeout when the peer sends its close frame and stops
+// reading while a large write is blocked on it: the echo of the close must
+// not wait forever behind that write.
+func TestPeerCloseWhileWriteBlocked(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	results := make(chan [2]error, 1)
+	addr, done := serveConn(t, Options{CloseTimeout: timeout}, func(c *Conn) {
+		written := make(chan error, 1)
+		go func() {
+			// Far more than the socket buffers hold: it blocks.
+			written <- c.WriteMessage(BinaryMessage, make([]byte, 32<<20))
+		}()
+		_, _, err := c.ReadMessage()
+		select {
+		case werr := <-written:
+			results <- [2]error{err, werr}
+		case <-time.After(testTimeout):
+			results <- [2]error{err, errors.New("test: the write never returned")}
+		}
+	})
+	c := connect(t, addr)
+	// The first bytes of the big frame show the write is under way.
+	if _, err := io.ReadFull(c.br, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c.sendFrame(true, opClose, closePayload(StatusNormalClosure, ""))
+	// The client reads nothing more. The handler must finish anyway.
+	select {
+	case r := <-results:
+		var ce *CloseError
+		if !errors.As(r[0], &ce) {
+			t.Errorf("ReadMessage: %v, want the peer's *CloseError", r[0])
+		}
+		if r[1] == nil {
+			t.Error("the blocked WriteMessage succeeded")
+		}
+	case <-time.After(timeout + 3*time.Second):
+		t.Fatal("the reader is stuck echoing the close frame behind a blocked write")
+	}
+	if d := time.Since(start); d > timeout+2*time.Second {
+		t.Errorf("close handshake took %v, want about the close timeout of %v", d, timeout)
+	}
+	waitDone(t, done)
+}
