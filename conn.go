@@ -83,7 +83,7 @@ type Conn struct {
 	readLimit    int64
 	closeTimeout time.Duration
 	rsize, wsize int // sizes of the pooled read and write buffers
-	onPong       func([]byte)
+	onPong       func(*Conn, []byte)
 
 	// raw, when set, lets a read wait for data without holding a buffer;
 	// rawRead is c.readRaw, bound once, and rawN and rawErr its results.
@@ -441,7 +441,7 @@ func (c *Conn) handleControl(h header) error {
 		}
 	case opPong:
 		if c.onPong != nil {
-			c.onPong(p)
+			c.onPong(c, p)
 		}
 	case opClose:
 		ce, code, err := parseClosePayload(p)

@@ -453,7 +453,7 @@ func TestPing(t *testing.T) {
 // payload, and draws no answer.
 func TestOnPong(t *testing.T) {
 	pongs := make(chan string, 4)
-	opts := Options{OnPong: func(p []byte) { pongs <- string(p) }}
+	opts := Options{OnPong: func(_ *Conn, p []byte) { pongs <- string(p) }}
 	addr, done := serveConn(t, opts, echoHandler)
 	c := connect(t, addr)
 	c.send(cat(clientFrame(true, opPong, "first"), clientFrame(false, opText, "a"),

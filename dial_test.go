@@ -458,7 +458,7 @@ func readInBackground(c *Conn) <-chan error {
 func TestClientPing(t *testing.T) {
 	addr, done := startServer(t, &Server{Handler: echoHandler})
 	pongs := make(chan string, 1)
-	c := mustDial(t, wsURL(addr), &DialOptions{Options: Options{OnPong: func(p []byte) { pongs <- string(p) }}})
+	c := mustDial(t, wsURL(addr), &DialOptions{Options: Options{OnPong: func(_ *Conn, p []byte) { pongs <- string(p) }}})
 	readErr := readInBackground(c)
 	for _, payload := range []string{"are you there?", "", strings.Repeat("p", maxControlPayload)} {
 		if err := c.Ping([]byte(payload)); err != nil {
@@ -483,7 +483,7 @@ func TestClientPing(t *testing.T) {
 func TestClientAnswersPing(t *testing.T) {
 	pongs := make(chan string, 1)
 	srv := &Server{
-		Options: Options{OnPong: func(p []byte) { pongs <- string(p) }},
+		Options: Options{OnPong: func(_ *Conn, p []byte) { pongs <- string(p) }},
 		Handler: func(c *Conn) {
 			if err := c.Ping([]byte("server ping")); err != nil {
 				t.Errorf("server Ping: %v", err)

@@ -101,8 +101,9 @@
 //		}
 //	}()
 //
-// OnPong runs inside the read that meets the pong: it must not read from the
-// Conn or block for long. It may extend the read deadline.
+// OnPong runs inside the read that meets the pong and receives the Conn: it
+// must not read from the Conn or block for long. It may extend the read
+// deadline.
 //
 // [Conn.Ping] sends a ping with a payload of at most 125 bytes; the peer's
 // pong arrives through OnPong during a read. The Conn sends no pings of its

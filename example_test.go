@@ -176,15 +176,13 @@ func ExampleConn_NextWriter() {
 
 // The Conn sends no pings by itself. A server that wants to notice clients
 // that have vanished pings them on a timer and gives up when no pong, or
-// message, arrives in time. OnPong has no Conn argument, so the Options are
-// made per connection.
+// message, arrives in time: each pong extends the read deadline.
 func ExampleConn_Ping() {
 	const pongWait = time.Minute
+	opts := &websocket.Options{OnPong: func(c *websocket.Conn, _ []byte) {
+		c.SetReadDeadline(time.Now().Add(pongWait))
+	}}
 	http.HandleFunc("/live", func(w http.ResponseWriter, r *http.Request) {
-		var c *websocket.Conn
-		opts := &websocket.Options{OnPong: func([]byte) {
-			c.SetReadDeadline(time.Now().Add(pongWait))
-		}}
 		c, err := websocket.Upgrade(w, r, opts)
 		if err != nil {
 			return

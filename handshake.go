@@ -90,10 +90,11 @@ type Options struct {
 	// side; a read larger than the read buffer bypasses it.
 	ReadBufferSize, WriteBufferSize int
 
-	// OnPong, if set, is called with the payload of each pong frame the
-	// peer sends, from inside the read that meets it. It must not read
-	// from the Conn; it must not block for long.
-	OnPong func(payload []byte)
+	// OnPong, if set, is called with the connection and the payload of
+	// each pong frame the peer sends, from inside the read that meets it;
+	// payload is valid only during the call. It may set deadlines or
+	// write; it must not read from the Conn or block for long.
+	OnPong func(c *Conn, payload []byte)
 }
 
 // handshakeError is a refused handshake: the HTTP status to answer with and
