@@ -6,10 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"iter"
-	"log"
 	"net/http"
 	"path"
-	"runtime"
 	"strings"
 	"time"
 )
@@ -337,66 +335,4 @@ func tokens(lines []string) iter.Seq[string] {
 			}
 		}
 	}
-}
-
-// Handler is an http.Handler that upgrades each request with the default
-// Options and runs the function on the connection; see Server.
-//
-//	http.Handle("/ws", websocket.Handler(func(c *websocket.Conn) { ... }))
-type Handler func(*Conn)
-
-// ServeHTTP upgrades the request and runs h; see Server.ServeHTTP.
-func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	(&Server{Handler: h}).ServeHTTP(w, r)
-}
-
-// Server is an http.Handler that upgrades each request with its Options and
-// runs Handler on the connection.
-type Server struct {
-	Options
-
-	// Handler is called with each new connection, on a goroutine of its
-	// own: ServeHTTP returns once the connection is upgraded, so that the
-	// HTTP server's memory for the request is freed while the connection
-	// lives. When Handler returns, the connection is closed with status
-	// 1000 (normal closure). If it panics, the connection is closed with
-	// status 1011 (internal error) and the panic is logged with its stack
-	// to the http.Server's ErrorLog (or the log package's standard logger),
-	// as net/http does for handler panics; http.ErrAbortHandler is not
-	// logged.
-	Handler func(*Conn)
-}
-
-// ServeHTTP upgrades the request, answering with an HTTP error if it is not
-// a valid WebSocket handshake, and starts s.Handler on the connection.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := Upgrade(w, r, &s.Options)
-	if err != nil {
-		return
-	}
-	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
-	go s.run(c, srv)
-}
-
-// run runs the handler on c and closes c when it returns or panics.
-func (s *Server) run(c *Conn, srv *http.Server) {
-	defer func() {
-		p := recover()
-		if p == nil {
-			c.Close(StatusNormalClosure, "")
-			return
-		}
-		c.Close(StatusInternalError, "")
-		if p == http.ErrAbortHandler {
-			return
-		}
-		stack := make([]byte, 64<<10)
-		stack = stack[:runtime.Stack(stack, false)]
-		logf := log.Printf
-		if srv != nil && srv.ErrorLog != nil {
-			logf = srv.ErrorLog.Printf
-		}
-		logf("websocket: panic serving %v: %v\n%s", c.RemoteAddr(), p, stack)
-	}()
-	s.Handler(c)
 }

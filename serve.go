@@ -2,15 +2,163 @@ package websocket
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"log"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 )
 
-// This file serves WebSocket connections straight from a net.Listener,
-// reading the opening handshake without net/http.
+// This file is the Server: the http.Handler that upgrades requests and runs
+// a handler per connection, Serve, which takes connections straight from a
+// net.Listener and reads the opening handshake without net/http, and
+// Shutdown.
+
+// Handler is an http.Handler that upgrades each request with the default
+// Options and runs the function on the connection; see Server.
+//
+//	http.Handle("/ws", websocket.Handler(func(c *websocket.Conn) { ... }))
+type Handler func(*Conn)
+
+// ServeHTTP upgrades the request and runs h; see Server.ServeHTTP.
+func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(&Server{Handler: h}).ServeHTTP(w, r)
+}
+
+// Server upgrades requests with its Options and runs Handler on each
+// connection. It is an http.Handler; Serve runs it on a listener of its
+// own. A Server must not be copied after first use.
+type Server struct {
+	Options
+
+	// Handler is called with each new connection, on a goroutine of its
+	// own: ServeHTTP returns once the connection is upgraded, so that the
+	// HTTP server's memory for the request is freed while the connection
+	// lives. When Handler returns, the connection is closed with status
+	// 1000 (normal closure). If it panics, the connection is closed with
+	// status 1011 (internal error) and the panic is logged with its stack
+	// to the http.Server's ErrorLog (or the log package's standard logger),
+	// as net/http does for handler panics; http.ErrAbortHandler is not
+	// logged.
+	Handler func(*Conn)
+
+	mu        sync.Mutex
+	conns     map[*Conn]struct{} // connections whose Handler runs
+	listeners map[net.Listener]struct{}
+	shutdown  bool
+	handlers  sync.WaitGroup // one count per entry of conns
+}
+
+// ServeHTTP upgrades the request, answering with an HTTP error if it is not
+// a valid WebSocket handshake, and starts s.Handler on the connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := Upgrade(w, r, &s.Options)
+	if err != nil {
+		return
+	}
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	go s.run(c, srv)
+}
+
+// Shutdown closes every connection the Server is serving with status 1001
+// (going away), closes the listeners given to Serve, and closes with 1001
+// any connection upgraded from then on as soon as it opens, without running
+// the Handler. It waits for the close handshakes and the Handlers to
+// return, or for ctx to be done; then it closes the remaining connections
+// at once and returns ctx.Err().
+//
+// An http.Server forgets connections once they are upgraded, so its own
+// Shutdown neither closes nor waits for them: call it first, to stop new
+// requests, then this.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	var closers sync.WaitGroup
+	for _, c := range conns {
+		// Each Close waits for its peer; run them all at once.
+		closers.Go(func() { c.Close(StatusGoingAway, "server shutting down") })
+	}
+	done := make(chan struct{})
+	go func() {
+		closers.Wait()
+		s.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.CloseNow()
+		}
+		return ctx.Err()
+	}
+}
+
+// track records c as served, unless Shutdown has begun; it reports whether
+// it did.
+func (s *Server) track(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = make(map[*Conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	s.handlers.Add(1)
+	return true
+}
+
+// untrack forgets c, recorded by track.
+func (s *Server) untrack(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.handlers.Done()
+}
+
+// run runs the handler on c and closes c when it returns or panics.
+func (s *Server) run(c *Conn, srv *http.Server) {
+	if !s.track(c) {
+		c.Close(StatusGoingAway, "server shutting down")
+		return
+	}
+	defer s.untrack(c)
+	defer func() {
+		p := recover()
+		if p == nil {
+			c.Close(StatusNormalClosure, "")
+			return
+		}
+		c.Close(StatusInternalError, "")
+		if p == http.ErrAbortHandler {
+			return
+		}
+		stack := make([]byte, 64<<10)
+		stack = stack[:runtime.Stack(stack, false)]
+		logf := log.Printf
+		if srv != nil && srv.ErrorLog != nil {
+			logf = srv.ErrorLog.Printf
+		}
+		logf("websocket: panic serving %v: %v\n%s", c.RemoteAddr(), p, stack)
+	}()
+	s.Handler(c)
+}
 
 // maxRequestHeader bounds the opening handshake request that Serve reads.
 const maxRequestHeader = 8 << 10
@@ -25,13 +173,35 @@ const maxRequestHeader = 8 << 10
 // ordinary HTTP, or needs HTTP/2, keep-alive or routing.
 //
 // Serve returns the error from ln.Accept, after retrying temporary ones;
-// closing ln stops it. Panics in the Handler are logged with the log
-// package's standard logger.
+// closing ln stops it. After Shutdown it returns http.ErrServerClosed.
+// Panics in the Handler are logged with the log package's standard logger.
 func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
+			s.mu.Lock()
+			closed := s.shutdown
+			s.mu.Unlock()
+			if closed {
+				return http.ErrServerClosed
+			}
 			// Out of file descriptors and the like: wait, as net/http does.
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Temporary() {
@@ -120,7 +290,7 @@ func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") {
+		if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") || bytes.ContainsAny(line, "\r\n\x00") {
 			return r, errBadHeaderLine
 		}
 		var dst *[]string

@@ -29,7 +29,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -57,22 +56,15 @@ const (
 	shutdownTimeout = 10 * time.Second
 )
 
-// echoServer serves the test page and the WebSocket echo at "/". It keeps
-// the set of live WebSocket connections, which the http.Server forgets once
-// they are hijacked, so that Shutdown can close them.
+// echoServer serves the test page and the WebSocket echo at "/".
 type echoServer struct {
 	logger *log.Logger
 	ws     websocket.Server
-
-	mu       sync.Mutex
-	conns    map[*websocket.Conn]struct{}
-	shutting bool           // set by Shutdown; no connection is added after it
-	handlers sync.WaitGroup // one count per connection in conns
 }
 
 // newServer returns the echo server's handler, which logs to logger.
 func newServer(logger *log.Logger) *echoServer {
-	s := &echoServer{logger: logger, conns: make(map[*websocket.Conn]struct{})}
+	s := &echoServer{logger: logger}
 	s.ws = websocket.Server{
 		Options: websocket.Options{
 			// The server's preference order: "chat" wins when a client
@@ -112,13 +104,6 @@ func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // connection ends, and logs the connection's opening and end.
 func (s *echoServer) echo(c *websocket.Conn) {
 	addr := c.RemoteAddr()
-	if !s.track(c) {
-		// Upgraded while Shutdown ran, too late for its list.
-		c.Close(websocket.StatusGoingAway, "server shutting down")
-		s.logger.Printf("refused %s: shutting down", addr)
-		return
-	}
-	defer s.untrack(c)
 	s.logger.Printf("open %s subprotocol=%q", addr, c.Subprotocol())
 	err := echoMessages(c)
 	s.logger.Printf("closed %s: %v", addr, err)
@@ -144,62 +129,14 @@ func echoMessages(c *websocket.Conn) error {
 	}
 }
 
-// track adds c to the live connections, unless Shutdown has begun; it
-// reports whether it did.
-func (s *echoServer) track(c *websocket.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutting {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.handlers.Add(1)
-	return true
-}
-
-// untrack removes c, added by track, from the live connections.
-func (s *echoServer) untrack(c *websocket.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.handlers.Done()
-}
-
 // Shutdown closes every live WebSocket connection with status 1001 (going
 // away), and any connection upgraded from now on as soon as it opens. It
 // waits for the close handshakes and the handlers to finish, or for ctx to
 // be done; then it closes the remaining connections at once and returns
-// ctx.Err(). It does not stop the HTTP server: call http.Server.Shutdown
-// first, so that no new connection arrives.
+// ctx.Err(). The http.Server forgets connections once they are upgraded, so
+// its Shutdown, called first, only stops new requests.
 func (s *echoServer) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.shutting = true
-	conns := make([]*websocket.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-
-	var closers sync.WaitGroup
-	for _, c := range conns {
-		// Close waits for the peer's answer; do them all at once.
-		closers.Go(func() { c.Close(websocket.StatusGoingAway, "server shutting down") })
-	}
-	done := make(chan struct{})
-	go func() {
-		closers.Wait()
-		s.handlers.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range conns {
-			c.CloseNow()
-		}
-		return ctx.Err()
-	}
+	return s.ws.Shutdown(ctx)
 }
 
 // run serves the echo on addr until ctx is done, then shuts down: it stops
