@@ -156,6 +156,14 @@
 // not logged. A function that has closed the connection itself can return at
 // once.
 //
+// An http.Server forgets connections once they are upgraded: its Shutdown
+// neither closes nor waits for them. [Server.Shutdown] does: it closes every
+// connection its Handler serves with status 1001 (going away), refuses later
+// upgrades the same way, and waits for the handlers. A port that serves only
+// WebSockets can use [Server.Serve] on a listener instead of an http.Server:
+// it reads the opening handshake itself, checked as Upgrade checks it, which
+// is cheaper and keeps nothing of the request.
+//
 // [Conn.CloseNow] closes the network connection without a closing handshake,
 // after sending queued frames if no write is under way; reads and writes
 // under way return errors. Use it when the peer is gone or misbehaving.
