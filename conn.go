@@ -78,7 +78,6 @@ var (
 // see the package documentation.
 type Conn struct {
 	conn         net.Conn
-	server       bool
 	subprotocol  string
 	readLimit    int64
 	closeTimeout time.Duration
@@ -86,11 +85,10 @@ type Conn struct {
 	onPong       func(*Conn, []byte)
 
 	// raw, when set, lets a read wait for data without holding a buffer;
-	// rawRead is c.readRaw, bound once, and rawN and rawErr its results.
-	// See rawread_unix.go.
+	// rawRead is c.readRaw, bound once, and rawErr its result. See
+	// rawread_unix.go.
 	raw     syscall.RawConn
 	rawRead func(fd uintptr) bool
-	rawN    int
 	rawErr  error
 
 	// Read side: owned by whoever holds readMu.
@@ -100,17 +98,10 @@ type Conn struct {
 	rpos, rend int           // buffered, unread bytes are rbuf[rpos:rend]
 	frame      header        // the data frame being read
 	remain     int64         // its payload bytes not yet read
-	maskPos    int           // masking key position of its next byte
-	fragmented bool          // a data message has begun and its final frame is yet to come
-	msgOp      opcode        // opText or opBinary: the message being read
-	msgLen     int64         // payload bytes of that message announced so far
+	msgLen     int64         // payload bytes of the message announced so far
 	msgSeq     uint64        // counts messages, to detect stale readers
 	utf8       utf8Validator // state of a text message's validation
 	readErr    error         // sticky: once set, every read returns it
-
-	// inputPending is set by the reader when it returns with a whole frame
-	// still buffered, which lets writes queue (see WriteMessage).
-	inputPending atomic.Bool
 
 	// Write side. msgMu is held for a whole data message, writeMu for each
 	// frame, so control frames can go out between the fragments of a
@@ -118,18 +109,22 @@ type Conn struct {
 	// writeMu.
 	msgMu      sync.Mutex
 	writeMu    sync.Mutex
-	outp       *[]byte // the pooled buffer of out, nil while none is held
-	out        []byte  // frames not yet written to the network
-	writeErr   error   // sticky
-	closeSent  bool
-	flushTimer *time.Timer // sends queued frames after flushDelay
-	timerArmed bool
-	whdr       [maxHeaderSize]byte // header of a frame written directly
-	wvec       [2][]byte           // header and payload of such a frame
-	wbufs      net.Buffers         // a view of wvec for a vectored write
+	outp       *[]byte      // the pooled output queue: frames not yet written, nil when empty
+	writeErr   error        // sticky
+	flushTimer *time.Timer  // sends queued frames after flushDelay
+	direct     *directWrite // scratch of writeDirect, made on first use
 	maskRand   *mrand.ChaCha8
 
-	closeOnce sync.Once
+	// inputPending is set by the reader when it returns with a whole frame
+	// still buffered, which lets writes queue (see WriteMessage).
+	inputPending atomic.Bool
+	closed       atomic.Bool // the network connection has been closed
+
+	server     bool
+	fragmented bool   // read side: a data message has begun and its final frame is yet to come
+	msgOp      opcode // read side: opText or opBinary, the message being read
+	closeSent  bool   // guarded by writeMu
+	timerArmed bool   // guarded by writeMu
 }
 
 // newConn makes a Conn over c. buffered holds bytes already read from c that
@@ -400,7 +395,7 @@ func (c *Conn) readHeader() (header, error) {
 		h, n, err := parseHeader(c.rbuf[c.rpos:c.rend])
 		if n > 0 {
 			c.rpos += n
-			c.frame, c.remain, c.maskPos = h, h.length, 0
+			c.frame, c.remain = h, h.length
 		}
 		switch {
 		case err != nil:
@@ -495,7 +490,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	}
 	p = p[:n]
 	if c.frame.masked {
-		c.maskPos = mask(c.frame.key, c.maskPos, p)
+		mask(c.frame.key, int(c.frame.length-c.remain), p)
 	}
 	c.remain -= int64(n)
 	if c.msgOp == opText && !c.utf8.write(p) {
@@ -549,7 +544,6 @@ func (c *Conn) readNetwork() error {
 		if err != nil {
 			return c.readFailed(err)
 		}
-		c.rend += c.rawN
 		return nil
 	}
 	if c.rbufp == nil {
@@ -738,6 +732,8 @@ func (c *Conn) CloseNow() error {
 // closeConn closes the network connection once.
 func (c *Conn) closeConn() error {
 	err := ErrClosed
-	c.closeOnce.Do(func() { err = c.conn.Close() })
+	if !c.closed.Swap(true) {
+		err = c.conn.Close()
+	}
 	return err
 }

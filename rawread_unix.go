@@ -34,7 +34,7 @@ func (c *Conn) initRaw() {
 }
 
 // readRaw is called by raw.Read when the socket may be readable. It takes a
-// buffer, reads into it and reports true, or gives the buffer back and
+// buffer, reads into it (advancing rend) and reports true, or gives the buffer back and
 // reports false to wait for readability. The caller holds readMu and, when
 // it called raw.Read, held no buffer.
 func (c *Conn) readRaw(fd uintptr) bool {
@@ -50,11 +50,12 @@ func (c *Conn) readRaw(fd uintptr) bool {
 			c.releaseReadBuffer()
 			return false
 		case err != nil:
-			c.rawN, c.rawErr = 0, os.NewSyscallError("read", err)
+			c.rawErr = os.NewSyscallError("read", err)
 		case n == 0:
-			c.rawN, c.rawErr = 0, io.EOF
+			c.rawErr = io.EOF
 		default:
-			c.rawN, c.rawErr = n, nil
+			c.rend += n
+			c.rawErr = nil
 		}
 		return true
 	}

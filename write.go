@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"io"
+	"net"
 	"time"
 )
 
@@ -154,24 +155,25 @@ func (c *Conn) writeFrame(fin bool, op opcode, p []byte) error {
 	}
 	h := c.newHeader(fin, op, len(p))
 	size := headerSize(h.length, h.masked) + len(p)
-	if len(c.out)+size > c.wsize {
+	if c.outp != nil && len(*c.outp)+size > c.wsize {
 		if err := c.flushLocked(); err != nil {
 			return err
 		}
-		if size > c.wsize {
-			return c.writeDirect(h, p)
-		}
+	}
+	if size > c.wsize {
+		return c.writeDirect(h, p)
 	}
 	if c.outp == nil {
 		c.outp = getBuffer(c.wsize)
-		c.out = (*c.outp)[:0]
+		*c.outp = (*c.outp)[:0]
 	}
-	start := len(c.out)
-	c.out = c.out[:start+size]
-	n := start + putHeader(c.out[start:], h)
-	copy(c.out[n:], p)
+	start := len(*c.outp)
+	out := (*c.outp)[:start+size]
+	*c.outp = out
+	n := start + putHeader(out[start:], h)
+	copy(out[n:], p)
 	if h.masked {
-		mask(h.key, 0, c.out[n:])
+		mask(h.key, 0, out[n:])
 	}
 	if op.isControl() || !c.inputPending.Load() {
 		return c.flushLocked()
@@ -189,16 +191,16 @@ func (c *Conn) writeFrame(fin bool, op opcode, p []byte) error {
 // flushLocked writes the output queue to the network and releases its
 // buffer. The caller holds writeMu.
 func (c *Conn) flushLocked() error {
-	if len(c.out) == 0 {
+	if c.outp == nil {
 		return nil
 	}
 	if c.timerArmed {
 		c.flushTimer.Stop()
 		c.timerArmed = false
 	}
-	_, err := c.conn.Write(c.out)
+	_, err := c.conn.Write(*c.outp)
 	putBuffer(c.outp)
-	c.outp, c.out = nil, nil
+	c.outp = nil
 	return c.setWriteErr(err)
 }
 
@@ -230,21 +232,22 @@ func (c *Conn) flushBeforeWait() {
 // write; masked ones are masked a piece at a time in a pooled buffer, never
 // in the caller's memory. The caller holds writeMu.
 func (c *Conn) writeDirect(h header, p []byte) error {
-	hn := putHeader(c.whdr[:], h)
+	if c.direct == nil {
+		c.direct = new(directWrite)
+	}
+	d := c.direct
+	hn := putHeader(d.hdr[:], h)
 	if !h.masked {
-		// The vector lives in the Conn: a local one would escape through
-		// the interface call and cost allocations per frame. WriteTo
-		// consumes wbufs, so it is set anew from wvec each time.
-		c.wvec = [2][]byte{c.whdr[:hn], p}
-		c.wbufs = c.wvec[:]
-		_, err := c.wbufs.WriteTo(c.conn)
-		c.wvec = [2][]byte{} // do not keep the caller's memory reachable
+		d.vec = [2][]byte{d.hdr[:hn], p}
+		d.bufs = d.vec[:]
+		_, err := d.bufs.WriteTo(c.conn)
+		d.vec = [2][]byte{} // do not keep the caller's memory reachable
 		return c.setWriteErr(err)
 	}
 	bp := getBuffer(c.wsize)
 	defer putBuffer(bp)
 	buf := *bp
-	n, pos := copy(buf, c.whdr[:hn]), 0
+	n, pos := copy(buf, d.hdr[:hn]), 0
 	for len(p) > 0 {
 		k := copy(buf[n:], p)
 		pos = mask(h.key, pos, buf[n:n+k])
@@ -254,6 +257,17 @@ func (c *Conn) writeDirect(h header, p []byte) error {
 		p, n = p[k:], 0
 	}
 	return nil
+}
+
+// directWrite holds what writeDirect needs beyond the Conn. It lives apart
+// so that connections that never write large frames do not carry it, and
+// in the heap so that the vectored write does not allocate: a local vector
+// would escape through the interface call. WriteTo consumes bufs, so it is
+// set anew from vec for each frame.
+type directWrite struct {
+	hdr  [maxHeaderSize]byte
+	vec  [2][]byte
+	bufs net.Buffers
 }
 
 // writeAllowed returns the error that stops a frame from being sent, if any.
