@@ -468,3 +468,133 @@ func TestPeerCloseWhileWriteBlocked(t *testing.T) {
 	}
 	waitDone(t, done)
 }
+
+// readAll runs a reader on c in the background until a read fails, and
+// reports when the first message has been read.
+func readAll(c *Conn) <-chan struct{} {
+	first := make(chan struct{})
+	go func() {
+		c.ReadMessage()
+		close(first)
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	return first
+}
+
+// TestCloseBoundedWhenPongExtendsDeadline checks that Close returns within
+// its timeout even when OnPong moves the read deadline that Close set, as
+// the keepalive pattern does, and the peer never answers the close.
+func TestCloseBoundedWhenPongExtendsDeadline(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	results := make(chan closeResult, 1)
+	opts := Options{
+		CloseTimeout: timeout,
+		OnPong:       func(c *Conn, _ []byte) { c.SetReadDeadline(time.Now().Add(time.Hour)) },
+	}
+	addr, done := serveConn(t, opts, func(c *Conn) {
+		<-readAll(c)
+		results <- timedClose(c, StatusNormalClosure, "")
+	})
+	c := connect(t, addr)
+	c.sendFrame(true, opText, []byte("start"))
+	c.expectCloseFrame(StatusNormalClosure)
+	c.sendFrame(true, opPong, []byte("still here")) // but never a close frame
+	r := awaitValue(t, results)
+	if r.err == nil {
+		t.Error("Close returned nil although the peer never answered")
+	}
+	if r.elapsed > closeBound {
+		t.Errorf("Close took %v with CloseTimeout %v", r.elapsed, timeout)
+	}
+	c.expectEOF()
+	waitDone(t, done)
+}
+
+// TestCloseWithOpenWriterAndWritingReader checks that Close is bounded when
+// the reader waits to write (from OnPong) behind a message that the
+// goroutine calling Close has left open with NextWriter.
+func TestCloseWithOpenWriterAndWritingReader(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	results := make(chan closeResult, 1)
+	inHook := make(chan struct{}, 1)
+	opts := Options{
+		CloseTimeout: timeout,
+		OnPong: func(c *Conn, _ []byte) {
+			inHook <- struct{}{}
+			c.WriteMessage(TextMessage, []byte("pong seen")) // waits for the open writer
+		},
+	}
+	addr, done := serveConn(t, opts, func(c *Conn) {
+		w, _ := c.NextWriter(TextMessage)
+		w.Write([]byte("partial"))
+		go func() {
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		<-inHook
+		results <- timedClose(c, StatusInternalError, "")
+		w.Close()
+	})
+	c := connect(t, addr)
+	c.sendFrame(true, opPong, []byte("p"))
+	r := awaitValue(t, results)
+	if r.elapsed > closeBound {
+		t.Errorf("Close took %v with CloseTimeout %v", r.elapsed, timeout)
+	}
+	waitDone(t, done)
+}
+
+// TestCloseReportsDroppedPeer checks that Close returns an error when the
+// peer drops the connection instead of answering the close frame.
+func TestCloseReportsDroppedPeer(t *testing.T) {
+	results := make(chan closeResult, 1)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		results <- timedClose(c, StatusNormalClosure, "")
+	})
+	c := connect(t, addr)
+	c.expectCloseFrame(StatusNormalClosure)
+	c.conn.Close()
+	if r := awaitValue(t, results); r.err == nil {
+		t.Error("Close returned nil although the peer never sent a close frame")
+	}
+	waitDone(t, done)
+}
+
+// TestReadBufferReleased checks the promise that a connection holds its read
+// buffer only while the buffer holds bytes: not after a read that emptied
+// it, and not after the connection has ended.
+func TestReadBufferReleased(t *testing.T) {
+	held := make(chan [2]bool, 1)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		var h [2]bool
+		c.ReadMessage()
+		c.readMu.Lock()
+		h[0] = c.rbufp != nil
+		c.readMu.Unlock()
+		c.WriteMessage(TextMessage, []byte("checked"))
+		c.ReadMessage() // the peer's close
+		c.readMu.Lock()
+		h[1] = c.rbufp != nil
+		c.readMu.Unlock()
+		held <- h
+	})
+	c := connect(t, addr)
+	c.sendFrame(true, opText, []byte("hello"))
+	c.expectFrame(opText, "checked") // nothing else is sent before the check
+	c.closeHandshake()
+	h := awaitValue(t, held)
+	if h[0] {
+		t.Error("the read buffer is held after a read that emptied it")
+	}
+	if h[1] {
+		t.Error("the read buffer is held after the connection ended")
+	}
+	waitDone(t, done)
+}

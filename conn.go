@@ -118,7 +118,9 @@ type Conn struct {
 	// inputPending is set by the reader when it returns with a whole frame
 	// still buffered, which lets writes queue (see WriteMessage).
 	inputPending atomic.Bool
-	closed       atomic.Bool // the network connection has been closed
+	closed       atomic.Bool                   // the network connection has been closed
+	peerClosed   atomic.Bool                   // the peer's close frame has arrived intact
+	closeWait    atomic.Pointer[chan struct{}] // closed by closeConn, for Close to wait on
 
 	server     bool
 	fragmented bool   // read side: a data message has begun and its final frame is yet to come
@@ -241,6 +243,9 @@ func (c *Conn) appendMessage(dst []byte) (MessageType, []byte, error) {
 			}
 		}
 		if c.frame.fin {
+			if c.rpos == c.rend {
+				c.releaseReadBuffer() // hold no buffer while the caller works
+			}
 			c.inputPending.Store(c.frameBuffered())
 			return typ, dst, nil
 		}
@@ -444,6 +449,7 @@ func (c *Conn) handleControl(h header) error {
 			return c.fail(code, err)
 		}
 		c.readErr = &ce
+		c.peerClosed.Store(true)
 		// Echo the status code, unless we began the handshake ourselves.
 		// The deadline bounds the echo, and any write it waits behind,
 		// when the peer has stopped reading.
@@ -453,6 +459,7 @@ func (c *Conn) handleControl(h header) error {
 			c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
 			c.awaitServerEOF()
 		}
+		c.releaseReadBuffer()
 		c.closeConn()
 		return c.readErr
 	}
@@ -566,7 +573,7 @@ func (c *Conn) takeReadBuffer() {
 }
 
 // releaseReadBuffer gives the read buffer back to the pool. The caller holds
-// readMu, and the buffer holds no unread bytes.
+// readMu, and the buffer holds no unread bytes, or reading is over.
 func (c *Conn) releaseReadBuffer() {
 	if c.rbufp != nil {
 		putBuffer(c.rbufp)
@@ -581,6 +588,7 @@ func (c *Conn) readFailed(err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
+	c.releaseReadBuffer()
 	return c.setReadErr(err)
 }
 
@@ -602,6 +610,7 @@ func (c *Conn) fail(code StatusCode, err error) error {
 		c.awaitPeerClose()
 		c.readErr = err
 	}
+	c.releaseReadBuffer()
 	c.closeConn()
 	return err
 }
@@ -668,15 +677,22 @@ func (c *Conn) awaitServerEOF() {
 
 // Close performs the closing handshake of RFC 6455 section 7: it sends a
 // close frame with code and reason, waits up to the close timeout for the
-// peer's close frame, and closes the network connection. A concurrent read
-// returns within the timeout too. The reason must be valid UTF-8 of at most
-// 123 bytes, and the code one that may be sent (1000-1003, 1007-1014,
-// 3000-4999), or StatusNoStatusReceived with an empty reason for an empty
-// close frame.
+// peer's close frame, and closes the network connection. The reason must be
+// valid UTF-8 of at most 123 bytes, and the code one that may be sent
+// (1000-1003, 1007-1014, 3000-4999), or StatusNoStatusReceived with an empty
+// reason for an empty close frame.
 //
-// Close returns ErrClosed if a close frame has already been sent, and an
-// error if the peer did not answer in time; the connection is closed either
-// way.
+// If no read is under way, Close reads (and discards) what the peer sends
+// until its close frame. If one is, on another goroutine, that read meets
+// the peer's close frame, returns a *CloseError and closes the connection,
+// and Close waits for it; after the timeout Close closes the connection
+// itself, which ends the read. So Close must not be called from OnPong,
+// which runs inside a read: it would wait the whole timeout. Use CloseNow
+// there, or close once the read has returned.
+//
+// Close returns nil once the peer has answered, an error if it did not in
+// time (or dropped the connection), and ErrClosed if a close frame had
+// already been sent, in which case whoever sent it closes the connection.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if code != StatusNoStatusReceived && !code.validOnWire() {
 		return fmt.Errorf("websocket: close code %d must not be sent; use 1000-1003, 1007-1014 or 3000-4999", int(code))
@@ -695,29 +711,49 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		}
 		return err
 	}
-	// Bound a concurrent reader, then wait for the peer's close ourselves
-	// if no read has seen it yet.
 	c.conn.SetReadDeadline(deadline)
-	c.readMu.Lock()
-	var err error
-	if c.readErr == nil {
-		c.readErr = ErrClosed
-		if ce := c.awaitPeerClose(); ce != nil {
-			c.readErr = ce
+	if c.readMu.TryLock() {
+		if c.readErr == nil {
+			ce := c.awaitPeerClose()
+			if !c.server {
+				c.awaitServerEOF()
+			}
+			c.readErr = ErrClosed
+			if ce != nil {
+				c.readErr = ce
+				c.peerClosed.Store(true)
+			}
 		}
-		if !c.server {
-			c.awaitServerEOF()
-		}
+		c.releaseReadBuffer()
+		c.readMu.Unlock()
+	} else {
+		c.awaitClosed(deadline)
 	}
-	// The deadline passed, here or in a concurrent read, without the
-	// peer's close frame.
-	var ce *CloseError
-	if time.Now().After(deadline) && !errors.As(c.readErr, &ce) {
-		err = errors.New("websocket: peer did not answer the close frame in time; connection closed")
-	}
-	c.readMu.Unlock()
 	c.closeConn()
-	return err
+	if !c.peerClosed.Load() {
+		return errors.New("websocket: peer did not answer the close frame in time, or dropped the connection; connection closed")
+	}
+	return nil
+}
+
+// awaitClosed waits until the network connection is closed or the deadline
+// passes.
+func (c *Conn) awaitClosed(deadline time.Time) {
+	ch := make(chan struct{})
+	if !c.closeWait.CompareAndSwap(nil, &ch) {
+		ch = *c.closeWait.Load()
+	}
+	// closeConn sets closed before it looks for a channel to close, so
+	// either it sees ours or we see closed.
+	if c.closed.Load() {
+		return
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
 }
 
 // CloseNow closes the network connection at once, without a close
@@ -729,11 +765,15 @@ func (c *Conn) CloseNow() error {
 	return c.closeConn()
 }
 
-// closeConn closes the network connection once.
+// closeConn closes the network connection once, and wakes Close calls that
+// wait for it.
 func (c *Conn) closeConn() error {
-	err := ErrClosed
-	if !c.closed.Swap(true) {
-		err = c.conn.Close()
+	if c.closed.Swap(true) {
+		return ErrClosed
+	}
+	err := c.conn.Close()
+	if ch := c.closeWait.Load(); ch != nil {
+		close(*ch)
 	}
 	return err
 }

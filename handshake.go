@@ -91,7 +91,8 @@ type Options struct {
 	// OnPong, if set, is called with the connection and the payload of
 	// each pong frame the peer sends, from inside the read that meets it;
 	// payload is valid only during the call. It may set deadlines or
-	// write; it must not read from the Conn or block for long.
+	// write; it must not read from the Conn, call Close (CloseNow is
+	// fine), or block for long.
 	OnPong func(c *Conn, payload []byte)
 }
 
