@@ -172,8 +172,9 @@ const maxRequestHeader = 8 << 10
 // them. Use Server as an http.Handler instead when the port also serves
 // ordinary HTTP, or needs HTTP/2, keep-alive or routing.
 //
-// Serve returns the error from ln.Accept, after retrying temporary ones;
-// closing ln stops it. After Shutdown it returns http.ErrServerClosed.
+// Serve returns the error from ln.Accept, after retrying temporary ones, and
+// closes ln; closing ln stops it. After Shutdown it returns
+// http.ErrServerClosed.
 // Panics in the Handler are logged with the log package's standard logger.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
@@ -190,6 +191,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Lock()
 		delete(s.listeners, ln)
 		s.mu.Unlock()
+		ln.Close()
 	}()
 
 	var backoff time.Duration
@@ -268,6 +270,10 @@ var (
 // handshake needs are kept.
 func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 	var r upgradeRequest
+	// RFC 9112 section 2.2: ignore empty lines before the request line.
+	for bytes.HasPrefix(b, []byte("\r\n")) {
+		b = b[2:]
+	}
 	line, rest, _ := bytes.Cut(b, []byte("\r\n"))
 	method, line, ok1 := bytes.Cut(line, []byte(" "))
 	_, proto, ok2 := bytes.Cut(line, []byte(" "))

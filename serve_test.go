@@ -261,3 +261,13 @@ func FuzzParseUpgradeRequest(f *testing.F) {
 		r.check(&Options{OriginPatterns: []string{"*"}})
 	})
 }
+
+// TestServeLeadingEmptyLine checks that an empty line before the request
+// line is ignored, as RFC 9112 section 2.2 asks of servers.
+func TestServeLeadingEmptyLine(t *testing.T) {
+	addr, _ := serveListener(t, &Server{Handler: echoHandler})
+	c, resp := dialRaw(t, addr, "\r\n"+handshakeRequest(addr, ""))
+	hsCheckSwitched(t, resp)
+	c.sendFrame(true, opText, []byte("hi"))
+	c.expectFrame(opText, "hi")
+}

@@ -15,7 +15,9 @@ const flushDelay = time.Millisecond
 
 // WriteMessage sends p as one message of type typ, in a single frame.
 // Concurrent calls are safe; each message goes out whole, after any message
-// begun with NextWriter is closed.
+// begun with NextWriter is closed. The payload of a TextMessage must be
+// valid UTF-8; it is not checked again here (an echo would pay for it
+// twice), and a peer fails the connection with status 1007 if it is not.
 //
 // WriteMessage normally returns once the frame has been handed to the
 // operating system. When the peer has already sent the next frame and it
