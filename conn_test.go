@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"testing"
@@ -1042,19 +1041,6 @@ func TestPongBetweenFragments(t *testing.T) {
 	waitDone(t, done)
 }
 
-// raceDetectorOn reports whether the test binary was built with -race,
-// which changes allocation counts.
-func raceDetectorOn() bool {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" {
-				return s.Value == "true"
-			}
-		}
-	}
-	return false
-}
-
 // TestAppendMessageNoAllocs checks that, in steady state, echoing a small
 // message with AppendMessage into a reused buffer and WriteMessage costs no
 // allocation on the server (nor on the hand-built client).
@@ -1083,11 +1069,7 @@ func TestAppendMessageNoAllocs(t *testing.T) {
 	if string(resp[2:]) != msg {
 		t.Fatalf("echo %q, want %q", resp[2:], msg)
 	}
-	switch {
-	case raceDetectorOn():
-		// sync.Pool drops buffers at random under the race detector.
-		t.Logf("%v allocations per echoed message; not checked under the race detector", allocs)
-	case allocs != 0:
+	if allocs != 0 {
 		t.Errorf("%v allocations per echoed message, want 0", allocs)
 	}
 	c.closeHandshake()
