@@ -10,9 +10,8 @@ import "encoding/binary"
 // DFA": each state is a bit offset, and utf8Table[b] holds, at every state's
 // offset, the 6-bit offset of the state that byte b leads to from there. A
 // step is one table load and one shift, and only the shift depends on the
-// previous step, so a chain of steps runs at about a byte per cycle; two
-// independent chains run at once (see utf8Run). Runs of ASCII are skipped 16
-// bytes at a time.
+// previous step, so the loop runs at about a byte per cycle. Runs of ASCII
+// are skipped 16 bytes at a time.
 
 // The automaton's states, as bit offsets into a utf8Table entry.
 const (
@@ -89,57 +88,14 @@ func (v *utf8Validator) write(p []byte) bool {
 				p = p[16:]
 			}
 		}
-		block := p[:min(len(p), utf8Block)]
+		block := p[:min(len(p), 32)]
 		p = p[len(block):]
-		s = utf8Run(s, block)
-		if s&63 == utf8Reject {
-			break
+		for _, b := range block {
+			s = utf8Table[b] >> (s & 63)
 		}
 	}
 	v.state = s & 63
 	return v.state != utf8Reject
-}
-
-// utf8Block is how many bytes utf8Run takes between checks for ASCII runs.
-const utf8Block = 256
-
-// utf8Run advances state s over b. A long b is cut in two halves at a code
-// point boundary, which run through the automaton in lockstep: the two
-// chains of steps do not depend on each other, so the processor overlaps
-// them. Valid text is at a boundary where the second half starts, so the
-// first half must end in utf8Accept.
-func utf8Run(s uint64, b []byte) uint64 {
-	if len(b) < 64 {
-		for _, c := range b {
-			s = utf8Table[c] >> (s & 63)
-		}
-		return s
-	}
-	mid := len(b) / 2
-	for i := 0; b[mid]&0xC0 == 0x80; i++ {
-		if i == 3 {
-			return utf8Reject // four continuation bytes in a row
-		}
-		mid++
-	}
-	x, y := b[:mid], b[mid:]
-	n := min(len(x), len(y))
-	x1, y1 := x[:n], y[:n]
-	var t uint64 = utf8Accept
-	for i := 0; i < len(x1) && i < len(y1); i++ {
-		s = utf8Table[x1[i]] >> (s & 63)
-		t = utf8Table[y1[i]] >> (t & 63)
-	}
-	for _, c := range x[n:] {
-		s = utf8Table[c] >> (s & 63)
-	}
-	for _, c := range y[n:] {
-		t = utf8Table[c] >> (t & 63)
-	}
-	if s&63 != utf8Accept {
-		return utf8Reject
-	}
-	return t
 }
 
 // complete reports whether the bytes seen so far end on a code point
