@@ -423,16 +423,9 @@ func (c *Conn) readHeader() (header, error) {
 // is answered with a pong, a pong goes to the OnPong hook, a close is
 // answered and ends reading. The caller holds readMu.
 func (c *Conn) handleControl(h header) error {
-	if err := c.fill(int(h.length)); err != nil {
+	p, err := c.controlPayload(h)
+	if err != nil {
 		return err
-	}
-	// The payload is used in place; the buffer is not refilled before
-	// the payload has been acted on.
-	p := c.rbuf[c.rpos : c.rpos+int(h.length)]
-	c.rpos += len(p)
-	c.remain = 0
-	if h.masked {
-		mask(h.key, 0, p)
 	}
 	switch h.opcode {
 	case opPing:
@@ -464,6 +457,22 @@ func (c *Conn) handleControl(h header) error {
 		return c.readErr
 	}
 	return nil
+}
+
+// controlPayload reads the payload of control frame h, whose header has just
+// been read, and unmasks it in place. The slice is valid until the next
+// read from the buffer. The caller holds readMu.
+func (c *Conn) controlPayload(h header) ([]byte, error) {
+	if err := c.fill(int(h.length)); err != nil {
+		return nil, err
+	}
+	p := c.rbuf[c.rpos : c.rpos+int(h.length)]
+	c.rpos += len(p)
+	c.remain = 0
+	if h.masked {
+		mask(h.key, 0, p)
+	}
+	return p, nil
 }
 
 // readPayload reads up to len(p) bytes of the current frame's payload into
@@ -646,14 +655,9 @@ func (c *Conn) awaitPeerClose() *CloseError {
 		c.rpos += n
 		c.remain = h.length
 		if h.opcode == opClose {
-			if c.fill(int(h.length)) != nil {
+			p, err := c.controlPayload(h)
+			if err != nil {
 				return nil
-			}
-			p := c.rbuf[c.rpos : c.rpos+int(h.length)]
-			c.rpos += len(p)
-			c.remain = 0
-			if h.masked {
-				mask(h.key, 0, p)
 			}
 			if ce, _, err := parseClosePayload(p); err == nil {
 				return &ce

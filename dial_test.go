@@ -1432,9 +1432,9 @@ func TestDialHandshakeTimeout(t *testing.T) {
 				tc.opts.Proxy = http.ProxyURL(&url.URL{Scheme: "http", Host: addr})
 				target = "ws://127.0.0.1:9/" // never dialed: the proxy does not answer
 			}
+			start := time.Now() // before the context's deadline is set
 			ctx, cancel := tc.ctx()
 			defer cancel()
-			start := time.Now()
 			res := dialAsync(ctx, target, tc.opts)
 			fc := nextFake(t, conns) // and never answer
 			if tc.viaProxy && fc.req.Method != http.MethodConnect {

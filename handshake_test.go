@@ -161,7 +161,15 @@ func hsServe(tb testing.TB, s *Server) string {
 }
 
 func TestHandshakeRequests(t *testing.T) {
-	addr := hsServe(t, &Server{Handler: echoHandler})
+	hsRunCases(t, hsServe(t, &Server{Handler: echoHandler}), false)
+}
+
+// hsRunCases sends every request of hsRequestCases to the echo server at
+// addr and checks the answers: refusals with their status, headers and
+// body, after which the server closes the connection if closes is set (an
+// http.Server keeps it alive), and acceptances after which the connection
+// speaks WebSocket.
+func hsRunCases(t *testing.T, addr string, closes bool) {
 	for _, tc := range hsRequestCases {
 		t.Run(tc.name, func(t *testing.T) {
 			line := tc.requestLine
@@ -171,10 +179,12 @@ func TestHandshakeRequests(t *testing.T) {
 			c, resp := dialRaw(t, addr, hsRequest(addr, line, tc.drop, tc.extra...))
 			if tc.status != http.StatusSwitchingProtocols {
 				hsCheckRefusal(t, tc, resp)
+				if closes {
+					c.expectEOF()
+				}
 				return
 			}
 			hsCheckSwitched(t, resp)
-			// The connection speaks WebSocket now.
 			c.sendFrame(true, opText, []byte("hi"))
 			c.expectFrame(opText, "hi")
 		})

@@ -38,23 +38,7 @@ func serveListener(t *testing.T, s *Server) (string, <-chan error) {
 // and acceptances as Upgrade behind net/http.
 func TestServeHandshakeRequests(t *testing.T) {
 	addr, _ := serveListener(t, &Server{Handler: echoHandler})
-	for _, tc := range hsRequestCases {
-		t.Run(tc.name, func(t *testing.T) {
-			line := tc.requestLine
-			if line == "" {
-				line = hsGet
-			}
-			c, resp := dialRaw(t, addr, hsRequest(addr, line, tc.drop, tc.extra...))
-			if tc.status != http.StatusSwitchingProtocols {
-				hsCheckRefusal(t, tc, resp)
-				c.expectEOF()
-				return
-			}
-			hsCheckSwitched(t, resp)
-			c.sendFrame(true, opText, []byte("hi"))
-			c.expectFrame(opText, "hi")
-		})
-	}
+	hsRunCases(t, addr, true)
 }
 
 // TestServeSplitRequest sends the handshake and a first frame one byte per
