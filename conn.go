@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	mrand "math/rand/v2"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -85,48 +86,47 @@ type Conn struct {
 	onPong       func(*Conn, []byte)
 
 	// raw, when set, lets a read wait for data without holding a buffer;
-	// rawRead is c.readRaw, bound once, and rawErr its result. See
-	// rawread_unix.go.
-	raw     syscall.RawConn
-	rawRead func(fd uintptr) bool
-	rawErr  error
+	// rawRead is c.readRaw, bound once, and rawErrno and rawEOF its
+	// result. See rawread_unix.go.
+	raw      syscall.RawConn
+	rawRead  func(fd uintptr) bool
+	rawErrno syscall.Errno
 
 	// Read side: owned by whoever holds readMu.
 	readMu     sync.Mutex
-	rbufp      *[]byte       // the pooled read buffer, nil while none is held
-	rbuf       []byte        // *rbufp
-	rpos, rend int           // buffered, unread bytes are rbuf[rpos:rend]
-	frame      header        // the data frame being read
-	remain     int64         // its payload bytes not yet read
-	msgLen     int64         // payload bytes of the message announced so far
-	msgSeq     uint64        // counts messages, to detect stale readers
-	utf8       utf8Validator // state of a text message's validation
-	readErr    error         // sticky: once set, every read returns it
+	rbufp      *[]byte // the pooled read buffer, nil while none is held
+	rbuf       []byte  // *rbufp
+	rpos, rend int     // buffered, unread bytes are rbuf[rpos:rend]
+	frame      header  // the data frame being read
+	remain     int64   // its payload bytes not yet read
+	msgLen     int64   // payload bytes of the message announced so far
+	readErr    error   // sticky: once set, every read returns it
 
 	// Write side. msgMu is held for a whole data message, writeMu for each
 	// frame, so control frames can go out between the fragments of a
 	// message but never inside a frame. The fields below are guarded by
 	// writeMu.
-	msgMu      sync.Mutex
-	writeMu    sync.Mutex
-	outp       *[]byte      // the pooled output queue: frames not yet written, nil when empty
-	writeErr   error        // sticky
-	flushTimer *time.Timer  // sends queued frames after flushDelay
-	direct     *directWrite // scratch of writeDirect, made on first use
-	maskRand   *mrand.ChaCha8
+	msgMu    sync.Mutex
+	writeMu  sync.Mutex
+	outp     *[]byte     // the pooled output queue: frames not yet written, nil when empty
+	writeErr error       // sticky
+	wextra   *writeExtra // what some connections' writes need, made on first use
 
 	// inputPending is set by the reader when it returns with a whole frame
 	// still buffered, which lets writes queue (see WriteMessage).
 	inputPending atomic.Bool
+	msgSeq       uint32                        // read side: counts messages, to detect stale readers
 	closed       atomic.Bool                   // the network connection has been closed
 	peerClosed   atomic.Bool                   // the peer's close frame has arrived intact
 	closeWait    atomic.Pointer[chan struct{}] // closed by closeConn, for Close to wait on
 
 	server     bool
-	fragmented bool   // read side: a data message has begun and its final frame is yet to come
-	msgOp      opcode // read side: opText or opBinary, the message being read
-	closeSent  bool   // guarded by writeMu
-	timerArmed bool   // guarded by writeMu
+	fragmented bool          // read side: a data message has begun and its final frame is yet to come
+	msgOp      opcode        // read side: opText or opBinary, the message being read
+	closeSent  bool          // guarded by writeMu
+	timerArmed bool          // guarded by writeMu
+	rawEOF     bool          // read side: readRaw met the end of the stream
+	utf8       utf8Validator // read side: state of a text message's validation
 }
 
 // newConn makes a Conn over c. buffered holds bytes already read from c that
@@ -155,7 +155,7 @@ func newConn(c net.Conn, server bool, buffered []byte, o *Options) *Conn {
 	if !server {
 		var seed [32]byte
 		rand.Read(seed[:])
-		conn.maskRand = mrand.NewChaCha8(seed)
+		conn.writeExtra().maskRand = mrand.NewChaCha8(seed)
 	}
 	conn.initRaw()
 	return conn
@@ -296,7 +296,7 @@ func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 // messageReader reads one message's payload; see NextReader.
 type messageReader struct {
 	c   *Conn
-	seq uint64
+	seq uint32
 }
 
 // Read reads payload bytes of the message, crossing frame boundaries.
@@ -554,8 +554,12 @@ func (c *Conn) readNetwork() error {
 	if c.rpos == c.rend && c.raw != nil {
 		c.releaseReadBuffer()
 		err := c.raw.Read(c.rawRead)
-		if err == nil {
-			err = c.rawErr
+		switch {
+		case err != nil:
+		case c.rawEOF:
+			err = io.EOF
+		case c.rawErrno != 0:
+			err = os.NewSyscallError("read", c.rawErrno)
 		}
 		if err != nil {
 			return c.readFailed(err)

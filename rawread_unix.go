@@ -3,9 +3,7 @@
 package websocket
 
 import (
-	"io"
 	"net"
-	"os"
 	"syscall"
 )
 
@@ -50,12 +48,12 @@ func (c *Conn) readRaw(fd uintptr) bool {
 			c.releaseReadBuffer()
 			return false
 		case err != nil:
-			c.rawErr = os.NewSyscallError("read", err)
+			c.rawErrno, c.rawEOF = err.(syscall.Errno), false
 		case n == 0:
-			c.rawErr = io.EOF
+			c.rawErrno, c.rawEOF = 0, true
 		default:
 			c.rend += n
-			c.rawErr = nil
+			c.rawErrno, c.rawEOF = 0, false
 		}
 		return true
 	}

@@ -75,13 +75,13 @@ var utf8Table = func() (t [256]uint64) {
 // RFC 3629 (no surrogates, no overlong forms, nothing above U+10FFFF). The
 // zero value is ready to use at the start of a stream.
 type utf8Validator struct {
-	state uint64 // a state offset; only its low 6 bits count
+	state uint8 // a state offset
 }
 
 // write feeds p to the validator. It returns false as soon as the bytes seen
 // so far cannot be the start of valid UTF-8.
 func (v *utf8Validator) write(p []byte) bool {
-	s := v.state
+	s := uint64(v.state)
 	for len(p) > 0 {
 		if s&63 == utf8Accept {
 			for len(p) >= 16 && (binary.LittleEndian.Uint64(p)|binary.LittleEndian.Uint64(p[8:]))&0x8080808080808080 == 0 {
@@ -94,10 +94,10 @@ func (v *utf8Validator) write(p []byte) bool {
 			s = utf8Table[b] >> (s & 63)
 		}
 	}
-	v.state = s & 63
+	v.state = uint8(s & 63)
 	return v.state != utf8Reject
 }
 
 // complete reports whether the bytes seen so far end on a code point
 // boundary, that is, whether the stream is valid if it ends here.
-func (v *utf8Validator) complete() bool { return v.state&63 == utf8Accept }
+func (v *utf8Validator) complete() bool { return v.state == utf8Accept }

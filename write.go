@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"time"
 )
@@ -180,11 +181,11 @@ func (c *Conn) writeFrame(fin bool, op opcode, p []byte) error {
 	if op.isControl() || !c.inputPending.Load() {
 		return c.flushLocked()
 	}
-	if c.flushTimer == nil {
-		c.flushTimer = time.AfterFunc(flushDelay, c.timerFlush)
+	if w := c.writeExtra(); w.flushTimer == nil {
+		w.flushTimer = time.AfterFunc(flushDelay, c.timerFlush)
 		c.timerArmed = true
 	} else if !c.timerArmed {
-		c.flushTimer.Reset(flushDelay)
+		w.flushTimer.Reset(flushDelay)
 		c.timerArmed = true
 	}
 	return nil
@@ -197,7 +198,7 @@ func (c *Conn) flushLocked() error {
 		return nil
 	}
 	if c.timerArmed {
-		c.flushTimer.Stop()
+		c.wextra.flushTimer.Stop()
 		c.timerArmed = false
 	}
 	_, err := c.conn.Write(*c.outp)
@@ -234,10 +235,7 @@ func (c *Conn) flushBeforeWait() {
 // write; masked ones are masked a piece at a time in a pooled buffer, never
 // in the caller's memory. The caller holds writeMu.
 func (c *Conn) writeDirect(h header, p []byte) error {
-	if c.direct == nil {
-		c.direct = new(directWrite)
-	}
-	d := c.direct
+	d := &c.writeExtra().direct
 	hn := putHeader(d.hdr[:], h)
 	if !h.masked {
 		d.vec = [2][]byte{d.hdr[:hn], p}
@@ -261,11 +259,29 @@ func (c *Conn) writeDirect(h header, p []byte) error {
 	return nil
 }
 
-// directWrite holds what writeDirect needs beyond the Conn. It lives apart
-// so that connections that never write large frames do not carry it, and
-// in the heap so that the vectored write does not allocate: a local vector
-// would escape through the interface call. WriteTo consumes bufs, so it is
-// set anew from vec for each frame.
+// writeExtra holds what only some connections' writes need: the timer of
+// queued frames, the masking key generator of a client, and the scratch of
+// frames written directly. It lives apart so that the many connections
+// that need none of it stay small. It is guarded by writeMu.
+type writeExtra struct {
+	flushTimer *time.Timer // sends queued frames after flushDelay
+	maskRand   *mrand.ChaCha8
+	direct     directWrite
+}
+
+// writeExtra returns c's writeExtra, making it on first use. The caller
+// holds writeMu, or has the Conn to itself.
+func (c *Conn) writeExtra() *writeExtra {
+	if c.wextra == nil {
+		c.wextra = new(writeExtra)
+	}
+	return c.wextra
+}
+
+// directWrite is the scratch of writeDirect. It is in the heap so that the
+// vectored write does not allocate: a local vector would escape through the
+// interface call. WriteTo consumes bufs, so it is set anew from vec for each
+// frame.
 type directWrite struct {
 	hdr  [maxHeaderSize]byte
 	vec  [2][]byte
@@ -298,7 +314,7 @@ func (c *Conn) setWriteErr(err error) error {
 func (c *Conn) newHeader(fin bool, op opcode, length int) header {
 	h := header{fin: fin, opcode: op, length: int64(length), masked: !c.server}
 	if h.masked {
-		u := c.maskRand.Uint64()
+		u := c.wextra.maskRand.Uint64()
 		h.key = [4]byte{byte(u), byte(u >> 8), byte(u >> 16), byte(u >> 24)}
 	}
 	return h
