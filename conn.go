@@ -444,9 +444,6 @@ func (c *Conn) handleControl(h header) error {
 		c.readErr = &ce
 		c.peerClosed.Store(true)
 		// Echo the status code, unless we began the handshake ourselves.
-		// The deadline bounds the echo, and any write it waits behind,
-		// when the peer has stopped reading.
-		c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
 		c.writeClose(ce.Code, "")
 		if !c.server {
 			c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
@@ -618,7 +615,6 @@ func (c *Conn) setReadErr(err error) error {
 // which every later read returns too. The caller holds readMu.
 func (c *Conn) fail(code StatusCode, err error) error {
 	c.readErr = err
-	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
 	if c.writeClose(code, truncateReason(err.Error())) == nil && c.frame.opcode != opClose {
 		c.awaitPeerClose()
 		c.readErr = err
@@ -712,7 +708,6 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return errors.New("websocket: a close reason needs a status code; StatusNoStatusReceived sends an empty close frame")
 	}
 	deadline := time.Now().Add(c.closeTimeout)
-	c.conn.SetWriteDeadline(deadline)
 	if err := c.writeClose(code, reason); err != nil {
 		if err != ErrClosed {
 			c.closeConn()
