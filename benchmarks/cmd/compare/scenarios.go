@@ -246,6 +246,46 @@ func watchStalls(count *atomic.Int64) func() time.Duration {
 	}
 }
 
+// measureWindow runs a load scenario's warm-up and measuring window: its
+// loops count completed operations in done and report errors on fail, and
+// halt stops them. It returns the window's metrics, with the server's CPU
+// time per operation under perOp and the longest stall, and the number of
+// operations and the window's length in seconds.
+func measureWindow(s *server, st *settings, done *atomic.Int64, fail <-chan error, halt func(), perOp string) (map[string]float64, float64, float64, error) {
+	if err := waitOrFail(st.Warmup, fail, s); err != nil {
+		halt()
+		return nil, 0, 0, err
+	}
+	a, err := sample(s, done, st.pin.serverCPU)
+	if err != nil {
+		halt()
+		return nil, 0, 0, err
+	}
+	stall := watchStalls(done)
+	if err := waitOrFail(st.Duration, fail, s); err != nil {
+		stall()
+		halt()
+		return nil, 0, 0, err
+	}
+	b, err := sample(s, done, st.pin.serverCPU)
+	longest := stall()
+	halt()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	select {
+	case err := <-fail:
+		return nil, 0, 0, err
+	default:
+	}
+	m, n, dt, err := windowMetrics(a, b, perOp)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	m["max_stall_ms"] = longest.Seconds() * 1e3
+	return m, n, dt, nil
+}
+
 // waitOrFail sleeps for d unless a load goroutine reports an error or the
 // server exits first.
 func waitOrFail(d time.Duration, fail <-chan error, s *server) error {
@@ -341,41 +381,14 @@ func runEcho(s *server, st *settings, p echoParams) (map[string]float64, error) 
 			fmt.Println("    warning: load goroutines did not stop within 10s")
 		}
 	}
-	if err := waitOrFail(st.Warmup, fail, s); err != nil {
-		halt()
-		return nil, err
-	}
-	a, err := sample(s, &done, st.pin.serverCPU)
-	if err != nil {
-		halt()
-		return nil, err
-	}
-	stall := watchStalls(&done)
-	if err := waitOrFail(st.Duration, fail, s); err != nil {
-		stall()
-		halt()
-		return nil, err
-	}
-	b, err := sample(s, &done, st.pin.serverCPU)
-	longest := stall()
-	halt()
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case err := <-fail:
-		return nil, err
-	default:
-	}
-	m, n, dt, err := windowMetrics(a, b, "srv_us_per_msg")
+	m, n, dt, err := measureWindow(s, st, &done, fail, halt, "srv_us_per_msg")
 	if err != nil {
 		return nil, err
 	}
 	mb := n * float64(len(p.payload)) / 1e6
 	m["msgs_per_s"] = n / dt
-	m["max_stall_ms"] = longest.Seconds() * 1e3
 	m["mb_per_s"] = mb / dt
-	m["srv_ms_per_mb"] = float64(b.srv-a.srv) / clockTicks * 1e3 / mb
+	m["srv_ms_per_mb"] = m["srv_cpu"] * dt * 1e3 / mb // server CPU seconds over the window, per MB
 	return m, nil
 }
 
@@ -575,38 +588,11 @@ func runHandshakes(s *server, st *settings) (map[string]float64, error) {
 			fmt.Println("    warning: handshake loops did not stop within 10s")
 		}
 	}
-	if err := waitOrFail(st.Warmup, fail, s); err != nil {
-		halt()
-		return nil, err
-	}
-	a, err := sample(s, &done, st.pin.serverCPU)
-	if err != nil {
-		halt()
-		return nil, err
-	}
-	stall := watchStalls(&done)
-	if err := waitOrFail(st.Duration, fail, s); err != nil {
-		stall()
-		halt()
-		return nil, err
-	}
-	b, err := sample(s, &done, st.pin.serverCPU)
-	longest := stall()
-	halt()
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case err := <-fail:
-		return nil, err
-	default:
-	}
-	m, n, dt, err := windowMetrics(a, b, "srv_us_per_hs")
+	m, n, dt, err := measureWindow(s, st, &done, fail, halt, "srv_us_per_hs")
 	if err != nil {
 		return nil, err
 	}
 	m["hs_per_s"] = n / dt
-	m["max_stall_ms"] = longest.Seconds() * 1e3
 	return m, nil
 }
 
