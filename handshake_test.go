@@ -91,6 +91,15 @@ type hsCase struct {
 	bodyHas     string            // text the refusal's body must contain
 }
 
+// request returns the case's handshake request to addr.
+func (tc hsCase) request(addr string) string {
+	line := tc.requestLine
+	if line == "" {
+		line = hsGet
+	}
+	return hsRequest(addr, line, tc.drop, tc.extra...)
+}
+
 // hsRequestCases covers every check of RFC 6455 section 4.2.1 that the server
 // makes, both ways.
 var hsRequestCases = []hsCase{
@@ -172,11 +181,7 @@ func TestHandshakeRequests(t *testing.T) {
 func hsRunCases(t *testing.T, addr string, closes bool) {
 	for _, tc := range hsRequestCases {
 		t.Run(tc.name, func(t *testing.T) {
-			line := tc.requestLine
-			if line == "" {
-				line = hsGet
-			}
-			c, resp := dialRaw(t, addr, hsRequest(addr, line, tc.drop, tc.extra...))
+			c, resp := dialRaw(t, addr, tc.request(addr))
 			if tc.status != http.StatusSwitchingProtocols {
 				hsCheckRefusal(t, tc, resp)
 				if closes {
@@ -228,11 +233,7 @@ func TestUpgradeErrors(t *testing.T) {
 	addr, results := hsUpgradeServer(t, nil)
 	for _, tc := range hsRequestCases {
 		t.Run(tc.name, func(t *testing.T) {
-			line := tc.requestLine
-			if line == "" {
-				line = hsGet
-			}
-			_, resp := dialRaw(t, addr, hsRequest(addr, line, tc.drop, tc.extra...))
+			_, resp := dialRaw(t, addr, tc.request(addr))
 			err := awaitUpgradeResult(t, results)
 			if tc.status == http.StatusSwitchingProtocols {
 				hsCheckSwitched(t, resp)
