@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -276,8 +277,8 @@ func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 	}
 	line, rest, _ := bytes.Cut(b, []byte("\r\n"))
 	method, line, ok1 := bytes.Cut(line, []byte(" "))
-	_, proto, ok2 := bytes.Cut(line, []byte(" "))
-	if !ok1 || !ok2 {
+	target, proto, ok2 := bytes.Cut(line, []byte(" "))
+	if !ok1 || !ok2 || !isToken(method) || !isRequestTarget(target) {
 		return r, errBadRequestLine
 	}
 	if string(proto) == "HTTP/1.1" {
@@ -296,7 +297,7 @@ func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") || bytes.ContainsAny(line, "\r\n\x00") {
+		if !ok || !isToken(name) || bytes.ContainsAny(value, "\r\n\x00") {
 			return r, errBadHeaderLine
 		}
 		var dst *[]string
@@ -327,17 +328,50 @@ func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 	return r, nil
 }
 
-// asciiEqualFold reports whether b equals s, ignoring ASCII case.
+// asciiEqualFold reports whether b equals s, ignoring the case of ASCII
+// letters only.
 func asciiEqualFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
 	for i := range len(b) {
-		if b[i]|0x20 != s[i]|0x20 {
+		if asciiLower(b[i]) != asciiLower(s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// asciiLower maps an ASCII upper-case letter to lower case and leaves every
+// other byte alone.
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// isToken reports whether b is a non-empty HTTP token (RFC 9110 section
+// 5.6.2), the syntax of methods and header names.
+func isToken(b []byte) bool {
+	for _, c := range b {
+		if !('a' <= asciiLower(c) && asciiLower(c) <= 'z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// isRequestTarget reports whether b can be a request target: non-empty and
+// free of spaces and control bytes.
+func isRequestTarget(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // refuseRaw answers a refused handshake on a connection that net/http does

@@ -89,6 +89,10 @@ func TestServeMalformedRequests(t *testing.T) {
 	}{
 		{"no version in request line", "GET /\r\n" + valid[strings.Index(valid, "\r\n")+2:], 400},
 		{"bad version", strings.Replace(valid, "HTTP/1.1", "HTTP/x.y", 1), 400},
+		{"bare LF in the method", "\nHost:  HTTP/1.1\r\n" + valid[strings.Index(valid, "\r\n")+2:], 400},
+		{"empty target", strings.Replace(valid, "GET / ", "GET  ", 1), 400},
+		{"control byte in the target", strings.Replace(valid, "GET / ", "GET /\x01 ", 1), 400},
+		{"header name not a token", strings.Replace(valid, "Upgrade: websocket", "Upgrade: websocket\r\nX(y): z", 1), 400},
 		{"header line without colon", strings.Replace(valid, "Upgrade: websocket", "Upgrade websocket", 1), 400},
 		{"space before colon", strings.Replace(valid, "Upgrade: websocket", "Upgrade : websocket", 1), 400},
 		{"folded header line", strings.Replace(valid, "Upgrade: websocket\r\n", "Upgrade:\r\n websocket\r\n", 1), 400},
