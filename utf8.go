@@ -11,7 +11,9 @@ import "encoding/binary"
 // offset, the 6-bit offset of the state that byte b leads to from there. A
 // step is one table load and one shift, and only the shift depends on the
 // previous step, so the loop runs at about a byte per cycle. Runs of ASCII
-// are skipped 16 bytes at a time.
+// are skipped 16 bytes at a time. Where the CPU has vector instructions
+// (utf8_amd64.s), whole 32-byte blocks are checked at once from a code
+// point boundary, and the automaton handles only the ends.
 
 // The automaton's states, as bit offsets into a utf8Table entry.
 const (
@@ -84,6 +86,14 @@ func (v *utf8Validator) write(p []byte) bool {
 	s := uint64(v.state)
 	for len(p) > 0 {
 		if s&63 == utf8Accept {
+			if haveVectorUTF8 && len(p) >= 64 {
+				n := len(p) &^ 31
+				if !validBlocks(p[:n]) {
+					v.state = utf8Reject
+					return false
+				}
+				p = p[lastCodePoint(p[:n]):]
+			}
 			for len(p) >= 16 && (binary.LittleEndian.Uint64(p)|binary.LittleEndian.Uint64(p[8:]))&0x8080808080808080 == 0 {
 				p = p[16:]
 			}
@@ -96,6 +106,22 @@ func (v *utf8Validator) write(p []byte) bool {
 	}
 	v.state = uint8(s & 63)
 	return v.state != utf8Reject
+}
+
+// lastCodePoint returns where the automaton takes over from validBlocks,
+// which accepted b but not whether b's last code point is complete: at the
+// lead byte of that code point, or at the end of b if b ends in ASCII or in
+// three continuation bytes (which complete a 4-byte code point).
+func lastCodePoint(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-3; i-- {
+		if b[i] >= 0xC0 {
+			return i
+		}
+		if b[i] < 0x80 {
+			break
+		}
+	}
+	return len(b)
 }
 
 // complete reports whether the bytes seen so far end on a code point

@@ -244,6 +244,48 @@ func TestUTF8ValidatorCodePoints(t *testing.T) {
 	}
 }
 
+// TestUTF8Blocks checks the validator, fed whole, against utf8.Valid on
+// every pair of bytes and on every 4-byte sequence starting with a lead
+// byte from utf8Probe, placed after ASCII and after multi-byte text so that
+// they cross the 16- and 32-byte blocks the vector check works in, and
+// followed by more text or by the end. This is where the vector check
+// (utf8_amd64.s) would differ from the automaton; go test -tags purego
+// runs the same test without it.
+func TestUTF8Blocks(t *testing.T) {
+	// utf8Probe has a byte from every range UTF-8 tells apart.
+	probe := []byte{0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
+		0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xF7, 0xF8, 0xFF}
+	fills := []string{strings.Repeat("a", 80), strings.Repeat("é", 40), strings.Repeat("€😀", 12)}
+	buf := make([]byte, 0, 256)
+	check := func(seq []byte, positions []int) {
+		for _, fill := range fills {
+			for _, at := range positions {
+				for !utf8.RuneStart(fill[at]) {
+					at--
+				}
+				for _, suffix := range []string{fill[:40], ""} {
+					buf = append(append(append(buf[:0], fill[:at]...), seq...), suffix...)
+					if got, want := validateIn(buf), utf8.Valid(buf); got != want {
+						t.Fatalf("% x: valid=%v, utf8.Valid says %v", buf, got, want)
+					}
+				}
+			}
+		}
+	}
+	for pair := range 1 << 16 {
+		check([]byte{byte(pair >> 8), byte(pair)}, []int{0, 14, 15, 30, 31, 32, 63})
+	}
+	for _, b0 := range probe[9:] {
+		for _, b1 := range probe {
+			for _, b2 := range probe {
+				for _, b3 := range probe {
+					check([]byte{b0, b1, b2, b3}, []int{29, 31, 61})
+				}
+			}
+		}
+	}
+}
+
 // TestUTF8Wire is Autobahn 6.2, 6.3 and 6.5 to 6.23 over the wire: each
 // sample as a text message in one frame and in one-byte fragments is echoed
 // if valid and fails the connection with 1007 otherwise.
@@ -397,15 +439,22 @@ func TestUTF8SplitCodePoints(t *testing.T) {
 }
 
 // FuzzUTF8Validator checks the incremental validator against utf8.Valid on
-// random data cut at random points: every piece must be accepted exactly
-// when the stream so far can still become valid UTF-8, and the whole stream
-// must be accepted exactly when utf8.Valid accepts it.
+// random data, cut once anywhere (long pieces, where the vector check
+// runs) and cut into many short pieces: every piece must be accepted
+// exactly when the stream so far can still become valid UTF-8, and the
+// whole stream must be accepted exactly when utf8.Valid accepts it.
 func FuzzUTF8Validator(f *testing.F) {
 	for i, s := range autobahnUTF8Samples() {
 		f.Add([]byte(s.data), uint64(i))
 	}
 	f.Add([]byte(strings.Repeat("ascii then \xe2\x82\xac", 20)), uint64(7))
+	f.Add([]byte(strings.Repeat("Grüße, 日本語 \xf0\x9f\x98\x80", 8)+"\xed\xa0\x80"), uint64(3))
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		// Whole, and cut once: long pieces, where the vector check runs.
+		cut := int(seed % uint64(len(data)+1))
+		if got, want := validateIn(data, cut), utf8.Valid(data); got != want {
+			t.Fatalf("% x cut at %d: valid=%v, utf8.Valid says %v", data, cut, got, want)
+		}
 		if len(data) > 512 {
 			// The oracle is quadratic; long inputs only slow the search.
 			data = data[:512]
@@ -432,11 +481,14 @@ func FuzzUTF8Validator(f *testing.F) {
 	})
 }
 
-// BenchmarkUTF8Validator measures the validator's throughput on ASCII and on
-// mixed text, whole and in pieces of 1000 bytes (which cut code points).
+// BenchmarkUTF8Validator measures the validator's throughput on ASCII, on
+// mixed text (whole and in pieces of 1000 bytes, which cut code points) and
+// on JSON with a few multi-byte characters. With -tags purego it measures
+// the automaton without the vector check.
 func BenchmarkUTF8Validator(b *testing.B) {
 	ascii := bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog. "), 1500)
 	mixed := bytes.Repeat([]byte("Grüße, "+kosme+", 日本語, \xf0\x9f\x98\x80 and some ASCII. "), 1000)
+	json := bytes.Repeat([]byte(`{"user":"zoë","city":"Zürich","note":"naïve — ✓ 東京 🎉","n":42},`), 1000)
 	for _, bc := range []struct {
 		name  string
 		data  []byte
@@ -445,6 +497,7 @@ func BenchmarkUTF8Validator(b *testing.B) {
 		{"ascii", ascii, len(ascii)},
 		{"mixed", mixed, len(mixed)},
 		{"mixed-pieces", mixed, 1000},
+		{"json", json, len(json)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(bc.data)))
