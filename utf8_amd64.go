@@ -91,8 +91,10 @@ var haveVectorUTF8 = hasAVX2()
 func hasAVX2() bool
 
 // validBlocks reports whether p, whose length is a multiple of 32, is valid
-// UTF-8 that may end in the middle of a code point: it finds every error
-// except a code point that the end of p cuts short.
+// UTF-8 that may end in the middle of a code point. It sees every error
+// except at the end of p: a code point cut short, or a byte that can never
+// start one (C0, C1, F5-FF) in the last position; the automaton checks
+// that last code point again (lastCodePoint).
 //
 //go:noescape
 func validBlocks(p []byte) bool
