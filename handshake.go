@@ -170,7 +170,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 	// Drop any deadline the http.Server set, and bound the response.
 	netConn.SetReadDeadline(time.Time{})
 	netConn.SetWriteDeadline(time.Now().Add(handshakeTimeout(opts)))
-	if err := c.accept(&req, opts, w.Header()); err != nil {
+	if err := c.accept(req.keys[0], req.protocol, opts, w.Header()); err != nil {
 		return nil, err
 	}
 	netConn.SetWriteDeadline(time.Time{})
@@ -216,16 +216,16 @@ func (r *upgradeRequest) check(opts *Options) error {
 	return nil
 }
 
-// accept answers a checked request with the 101 response, choosing the
-// subprotocol. Lines of extra are added to the response, except those of
+// accept answers a checked request, whose Sec-WebSocket-Key is key, with
+// the 101 response, choosing among the offered subprotocols. Lines of extra are added to the response, except those of
 // the handshake itself. The caller bounds it with a write deadline. On error
 // it closes the connection.
-func (c *Conn) accept(r *upgradeRequest, opts *Options, extra http.Header) error {
-	c.subprotocol = selectSubprotocol(r.protocol, opts.Subprotocols)
+func (c *Conn) accept(key string, offered []string, opts *Options, extra http.Header) error {
+	c.subprotocol = selectSubprotocol(offered, opts.Subprotocols)
 	bp := getBuffer(c.wsize)
 	defer putBuffer(bp)
 	resp := append((*bp)[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	resp = appendAcceptKey(resp, r.keys[0])
+	resp = appendAcceptKey(resp, key)
 	if c.subprotocol != "" {
 		resp = append(append(append(resp, "\r\nSec-WebSocket-Protocol: "...), c.subprotocol...), "\r\n"...)
 	} else {

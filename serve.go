@@ -220,9 +220,24 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // serveConn reads and answers the opening handshake on nc, then runs the
-// handler on a fresh goroutine, whose stack starts small again.
+// handler on a fresh goroutine. The steps are calls from this small frame,
+// one after the other, so that none of them needs more than the smallest
+// stack a goroutine starts with: growing it costs more than the rest of
+// the handshake's own work.
 func (s *Server) serveConn(nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(handshakeTimeout(&s.Options)))
+	c, key, offered := s.readRequest(nc)
+	if c == nil || c.accept(key, offered, &s.Options, nil) != nil {
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	go s.run(c, nil)
+}
+
+// readRequest reads and checks the opening handshake request on nc and
+// returns a Conn for it, with the request's key and offered subprotocols.
+// It refuses a bad request itself and returns a nil Conn.
+func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, offered []string) {
 	bp := getBuffer(maxRequestHeader)
 	defer putBuffer(bp)
 	buf := *bp
@@ -230,7 +245,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	for end < 0 {
 		if n == len(buf) {
 			refuseRaw(nc, errHeaderTooLarge)
-			return
+			return nil, "", nil
 		}
 		m, err := nc.Read(buf[n:])
 		from := max(n-3, 0)
@@ -239,24 +254,20 @@ func (s *Server) serveConn(nc net.Conn) {
 			end = from + i
 		} else if err != nil {
 			nc.Close()
-			return
+			return nil, "", nil
 		}
 	}
-	req, err := parseUpgradeRequest(buf[:end])
+	var req upgradeRequest
+	err := parseUpgradeRequest(&req, buf[:end])
 	if err == nil {
 		err = req.check(&s.Options)
 	}
 	if err != nil {
 		refuseRaw(nc, err.(*handshakeError))
-		return
+		return nil, "", nil
 	}
 	// Bytes after the request are the client's first frames.
-	c := newConn(nc, true, buf[end+4:n], &s.Options)
-	if c.accept(&req, &s.Options, nil) != nil {
-		return
-	}
-	nc.SetDeadline(time.Time{})
-	go s.run(c, nil)
+	return newConn(nc, true, buf[end+4:n], &s.Options), req.keys[0], req.protocol
 }
 
 var (
@@ -266,11 +277,10 @@ var (
 	errHeaderTooLarge = &handshakeError{http.StatusRequestHeaderFieldsTooLarge, "websocket: the request header is larger than 8 KiB"}
 )
 
-// parseUpgradeRequest parses the request line and header lines of an HTTP
-// request, b, which ends before its blank line. Only the fields the
+// parseUpgradeRequest parses into r the request line and header lines of an
+// HTTP request, b, which ends before its blank line. Only the fields the
 // handshake needs are kept.
-func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
-	var r upgradeRequest
+func parseUpgradeRequest(r *upgradeRequest, b []byte) error {
 	// RFC 9112 section 2.2: ignore empty lines before the request line.
 	for bytes.HasPrefix(b, []byte("\r\n")) {
 		b = b[2:]
@@ -279,14 +289,14 @@ func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 	method, line, ok1 := bytes.Cut(line, []byte(" "))
 	target, proto, ok2 := bytes.Cut(line, []byte(" "))
 	if !ok1 || !ok2 || !isToken(method) || !isRequestTarget(target) {
-		return r, errBadRequestLine
+		return errBadRequestLine
 	}
 	if string(proto) == "HTTP/1.1" {
 		r.http11 = true
 	} else if major, minor, ok := http.ParseHTTPVersion(string(proto)); ok {
 		r.http11 = major > 1 || major == 1 && minor >= 1
 	} else {
-		return r, errBadRequestLine
+		return errBadRequestLine
 	}
 	if string(method) == http.MethodGet {
 		r.method = http.MethodGet
@@ -298,7 +308,7 @@ func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok || !isToken(name) || bytes.ContainsAny(value, "\r\n\x00") {
-			return r, errBadHeaderLine
+			return errBadHeaderLine
 		}
 		var dst *[]string
 		switch {
@@ -322,10 +332,10 @@ func parseUpgradeRequest(b []byte) (upgradeRequest, error) {
 		*dst = append(*dst, string(bytes.Trim(value, " \t")))
 	}
 	if len(hosts) != 1 {
-		return r, errNoHost
+		return errNoHost
 	}
 	r.host = hosts[0]
-	return r, nil
+	return nil
 }
 
 // asciiEqualFold reports whether b equals s, ignoring the case of ASCII

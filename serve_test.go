@@ -228,7 +228,8 @@ func FuzzParseUpgradeRequest(f *testing.F) {
 	f.Add("GET\r\n\r\n")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, head string) {
-		r, err := parseUpgradeRequest([]byte(head))
+		var r upgradeRequest
+		err := parseUpgradeRequest(&r, []byte(head))
 		if err != nil {
 			if _, ok := err.(*handshakeError); !ok {
 				t.Fatalf("error %v is not a handshake refusal", err)
