@@ -404,22 +404,36 @@ func TestHandlerPanicCloses(t *testing.T) {
 	}
 }
 
-// TestCloseAfterFailure checks that Close on a connection already failed
-// for a protocol error returns ErrClosed at once.
-func TestCloseAfterFailure(t *testing.T) {
-	results := make(chan closeResult, 1)
-	addr, done := serveConn(t, Options{}, func(c *Conn) {
-		c.ReadMessage()
-		results <- timedClose(c, StatusNormalClosure, "")
-	})
-	c := connect(t, addr)
-	c.send(withRSV(clientFrame(true, opText, "rsv"), 0x40))
-	c.expectCloseFrame(StatusProtocolError)
-	c.answerClose()
-	if r := awaitValue(t, results); !errors.Is(r.err, ErrClosed) {
-		t.Errorf("Close after a failure: %v, want ErrClosed", r.err)
+// TestCloseWhenClosed checks that Close returns ErrClosed at once on a
+// connection already failed for a protocol error, and on one that CloseNow
+// closed (not the error of writing to a closed socket).
+func TestCloseWhenClosed(t *testing.T) {
+	tests := []struct {
+		name   string
+		before func(*Conn)        // what the handler does before Close
+		peer   func(c *rawClient) // what the client does meanwhile
+	}{
+		{"after a failure", func(c *Conn) { c.ReadMessage() }, func(c *rawClient) {
+			c.send(withRSV(clientFrame(true, opText, "rsv"), 0x40))
+			c.expectCloseFrame(StatusProtocolError)
+			c.answerClose()
+		}},
+		{"after CloseNow", func(c *Conn) { c.CloseNow() }, func(c *rawClient) { c.expectEOF() }},
 	}
-	waitDone(t, done)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			results := make(chan closeResult, 1)
+			addr, done := serveConn(t, Options{}, func(c *Conn) {
+				tc.before(c)
+				results <- timedClose(c, StatusNormalClosure, "")
+			})
+			tc.peer(connect(t, addr))
+			if r := awaitValue(t, results); r.err != ErrClosed {
+				t.Errorf("Close: %v, want ErrClosed", r.err)
+			}
+			waitDone(t, done)
+		})
+	}
 }
 
 // TestPeerCloseWhileWriteBlocked checks that the close handshake stays
