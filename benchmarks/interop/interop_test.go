@@ -55,13 +55,13 @@ func utf8Prefix(b []byte) bool {
 	return true
 }
 
-// ourEcho serves our echo and reports the close error each handler ended
-// with.
+// ourEcho serves our echo, with the subprotocol "chat" on offer, and
+// reports the error each handler ended with.
 func ourEcho(t *testing.T) (url string, ended <-chan error) {
 	t.Helper()
 	ch := make(chan error, 16)
 	s := &websocket.Server{
-		Options: websocket.Options{ReadLimit: 8 << 20},
+		Options: websocket.Options{ReadLimit: 8 << 20, Subprotocols: []string{"chat"}},
 		Handler: func(c *websocket.Conn) {
 			var buf []byte
 			for {

@@ -1,0 +1,10 @@
+// server.js is an echo server on the npm ws package: it listens on a free
+// loopback port, prints the port, and echoes every message with its type.
+'use strict';
+const { WebSocketServer } = require('ws');
+
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 << 20 });
+wss.on('listening', () => console.log(wss.address().port));
+wss.on('connection', (ws) => {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+});
