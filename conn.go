@@ -55,7 +55,8 @@ const (
 )
 
 // ErrClosed is returned by writes once a close frame has been sent or
-// received, and by Close when the close handshake has already begun.
+// received, and by Close when the close handshake has already begun or the
+// connection is closed (CloseNow, or a failure).
 var ErrClosed = errors.New("websocket: connection is closed or closing")
 
 // Errors for frame sequences that break RFC 6455; each fails the connection
@@ -696,7 +697,8 @@ func (c *Conn) awaitServerEOF() {
 //
 // Close returns nil once the peer has answered, an error if it did not in
 // time (or dropped the connection), and ErrClosed if a close frame had
-// already been sent, in which case whoever sent it closes the connection.
+// already been sent, in which case whoever sent it closes the connection,
+// or if the connection is already closed.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if code != StatusNoStatusReceived && !code.validOnWire() {
 		return fmt.Errorf("websocket: close code %d must not be sent; use 1000-1003, 1007-1014 or 3000-4999", int(code))

@@ -123,7 +123,8 @@
 // frame without a code, and the reason valid UTF-8 of at most 123 bytes;
 // otherwise Close returns an error and does nothing. Close returns
 // [ErrClosed] if a close frame has already been sent (the closing is then
-// under way, or done), and an error if the peer did not answer in time.
+// under way, or done) or the connection is closed, and an error if the
+// peer did not answer in time.
 //
 // When the peer sends a close frame first, the read that meets it answers
 // with a close frame with the same status code, closes the network
