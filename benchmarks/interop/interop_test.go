@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -56,8 +57,10 @@ func utf8Prefix(b []byte) bool {
 }
 
 // ourEcho serves our echo, with the subprotocol "chat" on offer, and
-// reports the error each handler ended with.
-func ourEcho(t *testing.T) (url string, ended <-chan error) {
+// reports the error each handler ended with. With serve it listens through
+// Server.Serve, which parses the handshake itself; otherwise the Server is
+// an http.Handler behind net/http, which calls Upgrade.
+func ourEcho(t *testing.T, serve bool) (url string, ended <-chan error) {
 	t.Helper()
 	ch := make(chan error, 16)
 	s := &websocket.Server{
@@ -78,9 +81,36 @@ func ourEcho(t *testing.T) (url string, ended <-chan error) {
 			}
 		},
 	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http"), ch
+	if !serve {
+		srv := httptest.NewServer(s)
+		t.Cleanup(srv.Close)
+		return "ws" + strings.TrimPrefix(srv.URL, "http"), ch
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return "ws://" + ln.Addr().String(), ch
+}
+
+// ourServers runs f against our echo served both ways (see ourEcho).
+func ourServers(t *testing.T, f func(t *testing.T, url string, ended <-chan error)) {
+	for _, serve := range []bool{false, true} {
+		name := "Upgrade"
+		if serve {
+			name = "Serve"
+		}
+		t.Run(name, func(t *testing.T) {
+			url, ended := ourEcho(t, serve)
+			f(t, url, ended)
+		})
+	}
 }
 
 // expectPeerClose waits for a handler's end and checks it saw the peer's
@@ -98,8 +128,11 @@ func expectPeerClose(t *testing.T, ended <-chan error, code websocket.StatusCode
 	}
 }
 
-func TestGorillaClient(t *testing.T) {
-	url, ended := ourEcho(t)
+func TestGorillaClient(t *testing.T) { ourServers(t, gorillaClient) }
+
+// gorillaClient echoes every size and type, a fragmented message with pings
+// inside, and closes with 4000, as a gorilla client.
+func gorillaClient(t *testing.T, url string, ended <-chan error) {
 	c, _, err := gorilla.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +173,11 @@ func TestGorillaClient(t *testing.T) {
 	expectPeerClose(t, ended, 4000)
 }
 
-func TestCoderClient(t *testing.T) {
-	url, ended := ourEcho(t)
+func TestCoderClient(t *testing.T) { ourServers(t, coderClient) }
+
+// coderClient echoes every size and type and closes with 1001, as a coder
+// client.
+func coderClient(t *testing.T, url string, ended <-chan error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c, _, err := coder.Dial(ctx, url, nil)

@@ -40,7 +40,11 @@ func requireNode(t *testing.T) string {
 // and text that is not UTF-8 on a second connection, refused with 1007.
 func TestNodeClient(t *testing.T) {
 	node := requireNode(t)
-	url, ended := ourEcho(t)
+	ourServers(t, func(t *testing.T, url string, ended <-chan error) { nodeClient(t, node, url, ended) })
+}
+
+// nodeClient runs node/client.js against the echo at url.
+func nodeClient(t *testing.T, node, url string, ended <-chan error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, node, filepath.Join(nodeDir, "client.js"), url).CombinedOutput()
@@ -66,6 +70,11 @@ func TestOurClientNodeServer(t *testing.T) {
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The server exits when its stdin ends, so it does not outlive a test
+	// binary that dies before its cleanup runs.
+	if _, err := cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {

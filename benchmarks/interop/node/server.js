@@ -1,5 +1,6 @@
 // server.js is an echo server on the npm ws package: it listens on a free
-// loopback port, prints the port, and echoes every message with its type.
+// loopback port, prints the port, and echoes every message with its type
+// until its stdin ends.
 'use strict';
 const { WebSocketServer } = require('ws');
 
@@ -8,3 +9,7 @@ wss.on('listening', () => console.log(wss.address().port));
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
+
+// Exit when the parent closes stdin, or dies.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
