@@ -88,7 +88,7 @@ type Conn struct {
 
 	// raw, when set, lets a read wait for data without holding a buffer;
 	// rawRead is c.readRaw, bound once, and rawErrno and rawEOF its
-	// result. See rawread_unix.go.
+	// result. See raw_unix.go.
 	raw      syscall.RawConn
 	rawRead  func(fd uintptr) bool
 	rawErrno syscall.Errno
@@ -127,6 +127,7 @@ type Conn struct {
 	closeSent  bool          // guarded by writeMu
 	timerArmed bool          // guarded by writeMu
 	rawEOF     bool          // read side: readRaw met the end of the stream
+	replyDue   bool          // read side: the peer's close frame awaits our answer (finishRead)
 	utf8       utf8Validator // read side: state of a text message's validation
 }
 
@@ -219,6 +220,7 @@ func (c *Conn) AppendMessage(dst []byte) (MessageType, []byte, error) {
 	if err == nil {
 		typ, dst, err = c.appendMessage(dst)
 	}
+	c.finishRead()
 	c.readMu.Unlock()
 	return typ, dst, err
 }
@@ -288,6 +290,7 @@ func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 		return 0, nil, err
 	}
 	if err := c.beginMessage(); err != nil {
+		c.finishRead()
 		return 0, nil, err
 	}
 	c.inputPending.Store(false)
@@ -308,7 +311,9 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	if c.msgSeq != r.seq {
 		return 0, errStaleReader
 	}
-	return c.readMessage(p)
+	n, err := c.readMessage(p)
+	c.finishRead()
+	return n, err
 }
 
 // readMessage reads payload bytes of the current message, crossing frame
@@ -444,17 +449,40 @@ func (c *Conn) handleControl(h header) error {
 		}
 		c.readErr = &ce
 		c.peerClosed.Store(true)
-		// Echo the status code, unless we began the handshake ourselves.
-		c.writeClose(ce.Code, "")
-		if !c.server {
-			c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
-			c.awaitServerEOF()
-		}
-		c.releaseReadBuffer()
-		c.closeConn()
+		c.replyDue = true // see finishRead
 		return c.readErr
 	}
 	return nil
+}
+
+// finishRead ends every read method. When the read met the peer's close
+// frame, the answer goes out here, before the method returns, rather than
+// deep in the frame parser: a server's answer is then one write that does
+// not wait (answerClose), and ending a connection does not outgrow the
+// smallest goroutine stack, whose growth would cost more than the rest of
+// the close. The caller holds readMu.
+func (c *Conn) finishRead() {
+	if c.replyDue {
+		c.replyToClose()
+	}
+}
+
+// replyToClose echoes the status code of the peer's close frame (unless we
+// began the handshake ourselves, see writeClose), waits as a client must
+// for the server to close TCP, and closes the connection. The caller holds
+// readMu.
+func (c *Conn) replyToClose() {
+	c.replyDue = false
+	code := c.readErr.(*CloseError).Code
+	if !c.answerClose(code) {
+		c.writeClose(code, "")
+	}
+	if !c.server {
+		c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
+		c.awaitServerEOF()
+	}
+	c.releaseReadBuffer()
+	c.closeConn()
 }
 
 // controlPayload reads the payload of control frame h, whose header has just

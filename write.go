@@ -206,14 +206,20 @@ func (c *Conn) flushLocked() error {
 	if c.outp == nil {
 		return nil
 	}
+	_, err := c.conn.Write(*c.outp)
+	c.releaseQueue()
+	return c.setWriteErr(err)
+}
+
+// releaseQueue gives the output queue, which has been written, back to the
+// pool and disarms its flush timer. The caller holds writeMu.
+func (c *Conn) releaseQueue() {
 	if c.timerArmed {
 		c.wextra.flushTimer.Stop()
 		c.timerArmed = false
 	}
-	_, err := c.conn.Write(*c.outp)
 	putBuffer(c.outp)
 	c.outp = nil
-	return c.setWriteErr(err)
 }
 
 // timerFlush sends frames that have waited flushDelay.

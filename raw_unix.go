@@ -1,0 +1,113 @@
+//go:build unix
+
+package websocket
+
+import (
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// This file lets a Conn over a TCP or Unix socket wait for data without
+// holding a read buffer (the buffer is taken from the pool only once bytes
+// are there to read), and lets a server answer the peer's close frame with
+// a write that does not wait.
+
+// initRaw sets up raw reads when the connection is a plain socket. Wrapped
+// connections (TLS, or any other net.Conn) keep reading through Read.
+func (c *Conn) initRaw() {
+	var sc syscall.Conn
+	switch conn := c.conn.(type) {
+	case *net.TCPConn:
+		sc = conn
+	case *net.UnixConn:
+		sc = conn
+	default:
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	c.raw = raw
+	c.rawRead = c.readRaw
+}
+
+// readRaw is called by raw.Read when the socket may be readable. It takes a
+// buffer, reads into it (advancing rend) and reports true, or gives the buffer back and
+// reports false to wait for readability. The caller holds readMu and, when
+// it called raw.Read, held no buffer.
+func (c *Conn) readRaw(fd uintptr) bool {
+	if c.rbufp == nil {
+		c.takeReadBuffer()
+	}
+	for {
+		n, err := syscall.Read(int(fd), c.rbuf[c.rend:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			c.releaseReadBuffer()
+			return false
+		case err != nil:
+			c.rawErrno, c.rawEOF = err.(syscall.Errno), false
+		case n == 0:
+			c.rawErrno, c.rawEOF = 0, true
+		default:
+			c.rend += n
+			c.rawErrno, c.rawEOF = 0, false
+		}
+		return true
+	}
+}
+
+// answerClose sends a server's close frame with code, after any queued
+// frames, in one write that does not wait: the socket almost always takes
+// a few bytes at once, so the frame needs no write deadline, whose timer
+// costs more than the write. Should the socket take only part, the rest
+// goes out as writeClose would send it, within the close timeout.
+// answerClose reports false, having done nothing, when it cannot: a client
+// (whose frames are masked), no raw socket, a writer holding the write
+// lock, or a full output queue; the caller then uses writeClose.
+func (c *Conn) answerClose(code StatusCode) bool {
+	if !c.server || c.raw == nil || !c.writeMu.TryLock() {
+		return false
+	}
+	defer c.writeMu.Unlock()
+	if c.writeAllowed() != nil {
+		return true // writeClose would send nothing either
+	}
+	var frame [4]byte // a header and a status code
+	p := appendClosePayload(frame[2:2], code, "")
+	out := frame[:putHeader(frame[:], c.newHeader(true, opClose, len(p)))+len(p)]
+	if c.outp != nil {
+		if len(*c.outp)+len(out) > cap(*c.outp) {
+			return false
+		}
+		out = append(*c.outp, out...)
+	}
+	c.closeSent = true
+	var n int
+	var err error
+	c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, err = syscall.Write(int(fd), out)
+			if err != syscall.EINTR {
+				return true // never wait for writability here
+			}
+		}
+	})
+	switch {
+	case err == syscall.EAGAIN || err == nil && n < len(out):
+		c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+		_, err = c.conn.Write(out[max(n, 0):])
+	case err != nil:
+		err = os.NewSyscallError("write", err)
+	}
+	c.setWriteErr(err)
+	if c.outp != nil {
+		c.releaseQueue()
+	}
+	return true
+}

@@ -1,0 +1,77 @@
+//go:build unix
+
+package websocket
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestAnswerCloseBehindFullSocket checks the slow path of answerClose: when
+// the socket cannot take a server's answer to the peer's close at once, the
+// answer still goes out whole, after the frames queued before it, once the
+// peer reads.
+func TestAnswerCloseBehindFullSocket(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the socket's buffers while the peer does not read: in large
+	// writes, then byte by byte, since the kernel reports a socket writable
+	// only once a good part of its buffer is free.
+	filled := 0
+	for _, size := range []int{64 << 10, 1} {
+		chunk := make([]byte, size)
+		nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		for {
+			n, err := nc.Write(chunk)
+			filled += n
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	nc.SetWriteDeadline(time.Time{})
+
+	c := newConn(nc, true, nil, &Options{CloseTimeout: testTimeout})
+	defer c.CloseNow()
+	c.inputPending.Store(true) // so that the message waits in the queue
+	if err := c.WriteMessage(TextMessage, []byte("queued")); err != nil || c.outp == nil {
+		t.Fatalf("WriteMessage: %v, queued: %v", err, c.outp != nil)
+	}
+	answered := make(chan bool, 1)
+	go func() { answered <- c.answerClose(StatusNormalClosure) }()
+
+	peer.SetReadDeadline(time.Now().Add(testTimeout)) // a lost frame fails, not hangs
+	if _, err := io.ReadFull(peer, make([]byte, filled)); err != nil {
+		t.Fatal(err)
+	}
+	want := []byte("\x81\x06queued\x88\x02\x03\xe8")
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(peer, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("after the filler: % x, %v; want % x", got, err, want)
+	}
+	if !awaitValue(t, answered) {
+		t.Fatal("answerClose reported that it did nothing")
+	}
+	if c.writeErr != nil || !c.closeSent || c.outp != nil {
+		t.Fatalf("after answerClose: writeErr %v, closeSent %v, queue held %v", c.writeErr, c.closeSent, c.outp != nil)
+	}
+}
