@@ -458,7 +458,7 @@ func (c *Conn) handleControl(h header) error {
 // finishRead ends every read method. When the read met the peer's close
 // frame, the answer goes out here, before the method returns, rather than
 // deep in the frame parser: a server's answer is then one write that does
-// not wait (answerClose), and ending a connection does not outgrow the
+// not wait (writeCloseNow), and ending a connection does not outgrow the
 // smallest goroutine stack, whose growth would cost more than the rest of
 // the close. The caller holds readMu.
 func (c *Conn) finishRead() {
@@ -473,10 +473,7 @@ func (c *Conn) finishRead() {
 // readMu.
 func (c *Conn) replyToClose() {
 	c.replyDue = false
-	code := c.readErr.(*CloseError).Code
-	if !c.answerClose(code) {
-		c.writeClose(code, "")
-	}
+	c.writeClose(c.readErr.(*CloseError).Code, "")
 	if !c.server {
 		c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
 		c.awaitServerEOF()

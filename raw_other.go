@@ -6,6 +6,6 @@ package websocket
 // go through the net.Conn, and a Conn keeps its read buffer while it waits.
 func (c *Conn) initRaw() {}
 
-// answerClose reports false where raw socket writes are not implemented:
-// the peer's close frame is answered by writeClose.
-func (c *Conn) answerClose(StatusCode) bool { return false }
+// writeCloseNow does nothing where raw socket writes are not implemented:
+// writeClose sends the frame the general way.
+func (c *Conn) writeCloseNow(StatusCode, string) (bool, error) { return false, nil }

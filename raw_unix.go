@@ -11,8 +11,8 @@ import (
 
 // This file lets a Conn over a TCP or Unix socket wait for data without
 // holding a read buffer (the buffer is taken from the pool only once bytes
-// are there to read), and lets a server answer the peer's close frame with
-// a write that does not wait.
+// are there to read), and lets a server send its close frame with a write
+// that does not wait.
 
 // initRaw sets up raw reads when the connection is a plain socket. Wrapped
 // connections (TLS, or any other net.Conn) keep reading through Read.
@@ -62,28 +62,29 @@ func (c *Conn) readRaw(fd uintptr) bool {
 	}
 }
 
-// answerClose sends a server's close frame with code, after any queued
-// frames, in one write that does not wait: the socket almost always takes
-// a few bytes at once, so the frame needs no write deadline, whose timer
-// costs more than the write. Should the socket take only part, the rest
-// goes out as writeClose would send it, within the close timeout.
-// answerClose reports false, having done nothing, when it cannot: a client
+// writeCloseNow is writeClose's first step on a server: it sends the close
+// frame, after any queued frames, in one write that does not wait. The
+// socket almost always takes a close frame at once, so it needs no write
+// deadline, whose timer costs more than the write; should the socket take
+// only part, the rest goes out within the close timeout. It reports whether
+// it dealt with the frame (sent it, or found that none may be sent) and the
+// error for writeClose to return; it does nothing when it cannot: a client
 // (whose frames are masked), no raw socket, a writer holding the write
-// lock, or a full output queue; the caller then uses writeClose.
-func (c *Conn) answerClose(code StatusCode) bool {
+// lock, or a full output queue.
+func (c *Conn) writeCloseNow(code StatusCode, reason string) (bool, error) {
 	if !c.server || c.raw == nil || !c.writeMu.TryLock() {
-		return false
+		return false, nil
 	}
 	defer c.writeMu.Unlock()
-	if c.writeAllowed() != nil {
-		return true // writeClose would send nothing either
+	if err := c.writeAllowed(); err != nil {
+		return true, err
 	}
-	var frame [4]byte // a header and a status code
-	p := appendClosePayload(frame[2:2], code, "")
+	var frame [2 + maxControlPayload]byte // a header and the payload
+	p := appendClosePayload(frame[2:2], code, reason)
 	out := frame[:putHeader(frame[:], c.newHeader(true, opClose, len(p)))+len(p)]
 	if c.outp != nil {
 		if len(*c.outp)+len(out) > cap(*c.outp) {
-			return false
+			return false, nil
 		}
 		out = append(*c.outp, out...)
 	}
@@ -105,9 +106,8 @@ func (c *Conn) answerClose(code StatusCode) bool {
 	case err != nil:
 		err = os.NewSyscallError("write", err)
 	}
-	c.setWriteErr(err)
 	if c.outp != nil {
 		c.releaseQueue()
 	}
-	return true
+	return true, c.setWriteErr(err)
 }

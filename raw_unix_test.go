@@ -12,12 +12,12 @@ import (
 	"time"
 )
 
-// TestAnswerCloseBehindFullSocket checks the slow path of answerClose: when
-// the socket cannot take a server's answer to the peer's close at once, the
-// answer still goes out whole once the peer reads. (The fast path, with
+// TestCloseFrameBehindFullSocket checks the slow path of writeCloseNow:
+// when the socket cannot take a server's close frame at once, the frame
+// still goes out whole once the peer reads. (The fast path, with
 // echoes queued before the answer, is in the wire cases that send frames
 // and a close in one write.)
-func TestAnswerCloseBehindFullSocket(t *testing.T) {
+func TestCloseFrameBehindFullSocket(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +53,8 @@ func TestAnswerCloseBehindFullSocket(t *testing.T) {
 
 	c := newConn(nc, true, nil, &Options{CloseTimeout: testTimeout})
 	defer c.CloseNow()
-	answered := make(chan bool, 1)
-	go func() { answered <- c.answerClose(StatusNormalClosure) }()
+	answered := make(chan error, 1)
+	go func() { answered <- c.writeClose(StatusNormalClosure, "") }()
 
 	peer.SetReadDeadline(time.Now().Add(testTimeout)) // a lost frame fails, not hangs
 	if _, err := io.ReadFull(peer, make([]byte, filled)); err != nil {
@@ -65,10 +65,10 @@ func TestAnswerCloseBehindFullSocket(t *testing.T) {
 	if _, err := io.ReadFull(peer, got); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("after the filler: % x, %v; want % x", got, err, want)
 	}
-	if !awaitValue(t, answered) {
-		t.Fatal("answerClose reported that it did nothing")
+	if err := awaitValue(t, answered); err != nil {
+		t.Fatalf("writeClose: %v", err)
 	}
 	if c.writeErr != nil || !c.closeSent {
-		t.Fatalf("after answerClose: writeErr %v, closeSent %v", c.writeErr, c.closeSent)
+		t.Fatalf("after writeClose: writeErr %v, closeSent %v", c.writeErr, c.closeSent)
 	}
 }

@@ -137,13 +137,17 @@ func (c *Conn) Ping(payload []byte) error {
 
 // writeClose sends a close frame unless one has been sent or the network
 // connection is closed (it returns ErrClosed then, as a Handler's Close
-// after the peer's close does). The close timeout bounds it, and any write
-// it waits behind, for a peer that has stopped reading; the deadline is set
-// before the frame lock is taken so that a writer blocked on such a peer
-// gives the lock up.
+// after the peer's close does). A server first tries one write that does
+// not wait (writeCloseNow). Otherwise the close timeout bounds the frame,
+// and any write it waits behind, for a peer that has stopped reading; the
+// deadline is set before the frame lock is taken so that a writer blocked
+// on such a peer gives the lock up.
 func (c *Conn) writeClose(code StatusCode, reason string) error {
 	if c.closed.Load() {
 		return ErrClosed
+	}
+	if done, err := c.writeCloseNow(code, reason); done {
+		return err
 	}
 	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
 	var buf [maxControlPayload]byte
