@@ -150,6 +150,24 @@ func timedClose(c *Conn, code StatusCode, reason string) closeResult {
 	return closeResult{err, time.Since(start), time.Now()}
 }
 
+// handlerClose serves one connection whose handler runs before, if not
+// nil, and then Close(code, ""), while the client does peer; it returns
+// how Close went, once the handler has returned.
+func handlerClose(t *testing.T, code StatusCode, before func(*Conn), peer func(*rawClient)) closeResult {
+	t.Helper()
+	results := make(chan closeResult, 1)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		if before != nil {
+			before(c)
+		}
+		results <- timedClose(c, code, "")
+	})
+	peer(connect(t, addr))
+	r := awaitValue(t, results)
+	waitDone(t, done)
+	return r
+}
+
 // TestServerClose checks the closing handshake begun by Conn.Close: the close
 // frame goes out, Close waits for the peer's close frame, then closes TCP
 // and returns nil. Afterwards writes, reads and a second Close fail.
@@ -194,17 +212,13 @@ func TestServerClose(t *testing.T) {
 // TestServerCloseEmpty checks that Close with StatusNoStatusReceived sends
 // a close frame without a payload.
 func TestServerCloseEmpty(t *testing.T) {
-	results := make(chan closeResult, 1)
-	addr, done := serveConn(t, Options{}, func(c *Conn) {
-		results <- timedClose(c, StatusNoStatusReceived, "")
+	r := handlerClose(t, StatusNoStatusReceived, nil, func(c *rawClient) {
+		c.expectFrame(opClose, "")
+		c.answerClose()
 	})
-	c := connect(t, addr)
-	c.expectFrame(opClose, "")
-	c.answerClose()
-	if r := awaitValue(t, results); r.err != nil {
+	if r.err != nil {
 		t.Errorf("Close: %v", r.err)
 	}
-	waitDone(t, done)
 }
 
 // closeBound is the longest a close bounded by a short CloseTimeout may take
@@ -422,16 +436,9 @@ func TestCloseWhenClosed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			results := make(chan closeResult, 1)
-			addr, done := serveConn(t, Options{}, func(c *Conn) {
-				tc.before(c)
-				results <- timedClose(c, StatusNormalClosure, "")
-			})
-			tc.peer(connect(t, addr))
-			if r := awaitValue(t, results); r.err != ErrClosed {
+			if r := handlerClose(t, StatusNormalClosure, tc.before, tc.peer); r.err != ErrClosed {
 				t.Errorf("Close: %v, want ErrClosed", r.err)
 			}
-			waitDone(t, done)
 		})
 	}
 }
@@ -568,17 +575,13 @@ func TestCloseWithOpenWriterAndWritingReader(t *testing.T) {
 // TestCloseReportsDroppedPeer checks that Close returns an error when the
 // peer drops the connection instead of answering the close frame.
 func TestCloseReportsDroppedPeer(t *testing.T) {
-	results := make(chan closeResult, 1)
-	addr, done := serveConn(t, Options{}, func(c *Conn) {
-		results <- timedClose(c, StatusNormalClosure, "")
+	r := handlerClose(t, StatusNormalClosure, nil, func(c *rawClient) {
+		c.expectCloseFrame(StatusNormalClosure)
+		c.conn.Close()
 	})
-	c := connect(t, addr)
-	c.expectCloseFrame(StatusNormalClosure)
-	c.conn.Close()
-	if r := awaitValue(t, results); r.err == nil {
+	if r.err == nil {
 		t.Error("Close returned nil although the peer never sent a close frame")
 	}
-	waitDone(t, done)
 }
 
 // TestReadBufferReleased checks the promise that a connection holds its read
