@@ -217,9 +217,10 @@ func (r *upgradeRequest) check(opts *Options) error {
 }
 
 // accept answers a checked request, whose Sec-WebSocket-Key is key, with
-// the 101 response, choosing among the offered subprotocols. Lines of extra are added to the response, except those of
-// the handshake itself. The caller bounds it with a write deadline. On error
-// it closes the connection.
+// the 101 response, choosing among the offered subprotocols. Lines of extra
+// are added to the response, except those of the handshake itself. The
+// caller bounds it with a write deadline. On error it closes the
+// connection.
 func (c *Conn) accept(key string, offered []string, opts *Options, extra http.Header) error {
 	c.subprotocol = selectSubprotocol(offered, opts.Subprotocols)
 	bp := getBuffer(c.wsize)

@@ -35,9 +35,9 @@ func (c *Conn) initRaw() {
 }
 
 // readRaw is called by raw.Read when the socket may be readable. It takes a
-// buffer, reads into it (advancing rend) and reports true, or gives the buffer back and
-// reports false to wait for readability. The caller holds readMu and, when
-// it called raw.Read, held no buffer.
+// buffer, reads into it (advancing rend) and reports true, or gives the
+// buffer back and reports false to wait for readability. The caller holds
+// readMu and, when it called raw.Read, held no buffer.
 func (c *Conn) readRaw(fd uintptr) bool {
 	if c.rbufp == nil {
 		c.takeReadBuffer()
