@@ -3,13 +3,15 @@ package websocket
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
-// This file holds close status codes (RFC 6455 section 7.4) and the close
-// frame payload: its validation, encoding and the error a peer's close
-// becomes.
+// This file is the closing handshake of RFC 6455 section 7: status codes
+// (section 7.4), the close frame's payload, Close, CloseNow, failing the
+// connection, answering the peer's close, and waiting for the peer.
 
 // StatusCode is a close status code of RFC 6455 section 7.4.
 type StatusCode int
@@ -152,4 +154,212 @@ func truncateReason(s string) string {
 		n--
 	}
 	return s[:n]
+}
+
+// Close performs the closing handshake of RFC 6455 section 7: it sends a
+// close frame with code and reason, waits up to the close timeout for the
+// peer's close frame, and closes the network connection. The reason must be
+// valid UTF-8 of at most 123 bytes, and the code one that may be sent
+// (1000-1003, 1007-1014, 3000-4999), or StatusNoStatusReceived with an empty
+// reason for an empty close frame.
+//
+// If no read is under way, Close reads (and discards) what the peer sends
+// until its close frame. If one is, on another goroutine, that read meets
+// the peer's close frame, returns a *CloseError and closes the connection,
+// and Close waits for it; after the timeout Close closes the connection
+// itself, which ends the read. So Close must not be called from OnPong,
+// which runs inside a read: it would wait the whole timeout. Use CloseNow
+// there, or close once the read has returned.
+//
+// Close returns nil once the peer has answered, an error if it did not in
+// time (or dropped the connection), and ErrClosed if a close frame had
+// already been sent, in which case whoever sent it closes the connection,
+// or if the connection is already closed.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	if code != StatusNoStatusReceived && !code.validOnWire() {
+		return fmt.Errorf("websocket: close code %d must not be sent; use 1000-1003, 1007-1014 or 3000-4999", int(code))
+	}
+	if len(reason) > maxCloseReason || !utf8.ValidString(reason) {
+		return errors.New("websocket: close reason must be valid UTF-8 of at most 123 bytes")
+	}
+	if code == StatusNoStatusReceived && reason != "" {
+		return errors.New("websocket: a close reason needs a status code; StatusNoStatusReceived sends an empty close frame")
+	}
+	deadline := time.Now().Add(c.closeTimeout)
+	if err := c.sendClose(code, reason); err != nil {
+		if err != ErrClosed {
+			c.closeConn()
+		}
+		return err
+	}
+	c.conn.SetReadDeadline(deadline)
+	if c.readMu.TryLock() {
+		if c.readErr == nil {
+			ce := c.awaitPeerClose()
+			if !c.server {
+				c.awaitServerEOF()
+			}
+			c.readErr = ErrClosed
+			if ce != nil {
+				c.readErr = ce
+				c.state.Or(stPeerClosed)
+			}
+		}
+		c.releaseReadBuffer()
+		c.readMu.Unlock()
+	} else {
+		c.awaitClosed(deadline)
+	}
+	c.closeConn()
+	if !c.has(stPeerClosed) {
+		return errors.New("websocket: peer did not answer the close frame in time, or dropped the connection; connection closed")
+	}
+	return nil
+}
+
+// sendClose begins our side of the closing handshake: it sends a close
+// frame after the frames queued before it, without waiting on the write
+// side. If no writer holds the write lock, the frame is queued and written
+// at once, and what the socket does not take goes out in the background
+// within the close timeout; otherwise the writer sends it as it unlocks
+// (oweClose). It returns ErrClosed if a close frame has been sent or owed
+// already, or the connection is closed, and the write's error if it failed.
+func (c *Conn) sendClose(code StatusCode, reason string) error {
+	if c.state.Or(stClosing)&(stClosing|stClosed) != 0 {
+		return ErrClosed
+	}
+	if !c.writeMu.TryLock() {
+		c.oweClose(code, reason)
+		return nil
+	}
+	c.queueOwed()
+	c.queueClose(code, reason)
+	c.flushNoWaitLocked()
+	err := c.writeErr
+	c.unlockWrite(false)
+	return err
+}
+
+// fail fails the connection as RFC 6455 section 7.1.7 describes: it sends a
+// close frame with code and err's text as the reason, waits (bounded) for the
+// peer's close frame so that our close frame is not lost to a TCP reset, and
+// closes the connection. If the frame that broke the rules was the peer's
+// close frame, no other will follow, so it does not wait. It returns err,
+// which every later read returns too. The caller holds readMu.
+func (c *Conn) fail(code StatusCode, err error) error {
+	c.readErr = err
+	if c.sendClose(code, truncateReason(err.Error())) == nil && c.frame.opcode != opClose {
+		c.awaitPeerClose()
+		c.readErr = err
+	}
+	c.releaseReadBuffer()
+	c.closeConn()
+	return err
+}
+
+// replyToClose answers the peer's close frame by echoing its status code
+// (unless we began the handshake ourselves) without waiting on the write
+// side. A server then closes the network connection as soon as the answer
+// is written; a client first waits, as RFC 6455 section 7.1.1 asks, for the
+// server to close it. The caller holds readMu.
+func (c *Conn) replyToClose() {
+	c.replyDue = false
+	c.releaseReadBuffer()
+	c.sendClose(c.readErr.(*CloseError).Code, "")
+	if c.server {
+		c.closeWhenFlushed()
+		return
+	}
+	c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	c.awaitServerEOF()
+	c.closeConn()
+}
+
+// awaitPeerClose reads and discards frames until the peer's close frame
+// arrives, a frame cannot be parsed, or the close timeout passes. It returns
+// the peer's close, or nil if none arrived intact. It leaves readErr for the
+// caller to set. The caller holds readMu and has sent a close frame.
+func (c *Conn) awaitPeerClose() *CloseError {
+	c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	for {
+		if c.skipPayload() != nil {
+			return nil
+		}
+		h, err := c.readHeader()
+		if err != nil {
+			return nil
+		}
+		if h.opcode == opClose {
+			p, err := c.controlPayload(h)
+			if err != nil {
+				return nil
+			}
+			if ce, _, err := parseClosePayload(p); err == nil {
+				return &ce
+			}
+			return nil
+		}
+	}
+}
+
+// awaitServerEOF waits, within the read deadline, for the server to close
+// the TCP connection, which RFC 6455 section 7.1.1 asks the client to let it
+// do first. The caller holds readMu and has exchanged close frames.
+func (c *Conn) awaitServerEOF() {
+	var buf [256]byte
+	for {
+		if _, err := c.conn.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+// awaitClosed waits until the network connection is closed or the deadline
+// passes.
+func (c *Conn) awaitClosed(deadline time.Time) {
+	ch := make(chan struct{})
+	if !c.closeWait.CompareAndSwap(nil, &ch) {
+		ch = *c.closeWait.Load()
+	}
+	// closeConn sets stClosed before it looks for a channel to close, so
+	// either it sees ours or we see stClosed.
+	if c.has(stClosed) {
+		return
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+// CloseNow closes the network connection at once, without a close
+// handshake. Use it when the peer is gone or misbehaving; prefer Close. It
+// never waits: frames that WriteMessage queued are sent only if no write
+// is under way and the socket takes them at once.
+func (c *Conn) CloseNow() error {
+	if c.writeMu.TryLock() {
+		if c.outp != nil {
+			if c.writeErr == nil {
+				c.writeNoWait(*c.outp)
+			}
+			c.releaseQueue()
+		}
+		c.writeMu.Unlock()
+	}
+	return c.closeConn()
+}
+
+// closeConn closes the network connection once, and wakes Close calls that
+// wait for it.
+func (c *Conn) closeConn() error {
+	if c.state.Or(stClosed)&stClosed != 0 {
+		return ErrClosed
+	}
+	err := c.conn.Close()
+	if ch := c.closeWait.Load(); ch != nil {
+		close(*ch)
+	}
+	return err
 }

@@ -79,7 +79,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	addr := hostPort(u, secure)
 
-	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout(&opts.Options))
+	ctx, cancel := context.WithTimeout(ctx, opts.handshakeTimeout())
 	defer cancel()
 
 	netConn, err := dialThroughProxy(ctx, u, addr, secure, opts)
@@ -277,8 +277,7 @@ func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, addr string
 		return nil, resp, err
 	}
 	buffered, _ := br.Peek(br.Buffered())
-	c := newConn(conn, false, buffered, &opts.Options)
-	c.subprotocol = resp.Header.Get("Sec-Websocket-Protocol")
+	c := newConn(conn, false, buffered, &opts.Options, negotiated{subprotocol: resp.Header.Get("Sec-Websocket-Protocol")})
 	return c, resp, nil
 }
 

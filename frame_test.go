@@ -466,7 +466,7 @@ func streamConn(stream []byte, opts *Options) (*Conn, func()) {
 	}()
 	srv := halfPipe{in: inSrv, out: outSrv}
 	srv.SetDeadline(time.Now().Add(testTimeout))
-	return newConn(srv, true, nil, opts), func() {
+	return newConn(srv, true, nil, opts, negotiated{}), func() {
 		srv.Close()
 		wg.Wait()
 	}

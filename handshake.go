@@ -17,10 +17,6 @@ import (
 // acceptGUID is the GUID of RFC 6455 section 1.3.
 const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-// DefaultHandshakeTimeout bounds the server's part of the opening handshake
-// unless Options.HandshakeTimeout says otherwise.
-const DefaultHandshakeTimeout = 10 * time.Second
-
 // AcceptKey returns the Sec-WebSocket-Accept value for a Sec-WebSocket-Key:
 // base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
 func AcceptKey(key string) string {
@@ -34,66 +30,6 @@ func appendAcceptKey(b []byte, key string) []byte {
 	in = append(append(in, key...), acceptGUID...)
 	sum := sha1.Sum(in)
 	return base64.StdEncoding.AppendEncode(b, sum[:])
-}
-
-// Options configures a WebSocket connection: the server's side of the
-// opening handshake and the Conn it makes. The zero value is ready to use and
-// gives the defaults documented on each field.
-type Options struct {
-	// Subprotocols lists the subprotocols the server speaks, most preferred
-	// first. The first of them that the client offers is chosen and named
-	// in the response; if none is, the response names none. Browsers fail
-	// a connection whose request offered subprotocols when the response
-	// names none, so a server that expects browser clients offering
-	// subprotocols must list them here.
-	Subprotocols []string
-
-	// OriginPatterns lists the hosts, besides the request's own Host, whose
-	// web pages may open connections. Each is a pattern as path.Match reads
-	// it, matched case-insensitively against the host of the request's
-	// Origin header, with its port if it has one: "example.com",
-	// "*.example.com", "localhost:*". Requests without an Origin header
-	// (clients other than browsers) are always allowed. By default only
-	// pages from the request's own Host are, which protects cookies and
-	// other ambient credentials from cross-site WebSocket hijacking.
-	OriginPatterns []string
-
-	// InsecureSkipOriginCheck accepts a request from any Origin. Any web
-	// page a user visits can then connect with that user's cookies; use it
-	// only if the handler authenticates by means a foreign page cannot
-	// use, such as a token in the first message.
-	InsecureSkipOriginCheck bool
-
-	// HandshakeTimeout bounds the writing of the handshake response.
-	// Default DefaultHandshakeTimeout. Reading the request is the
-	// http.Server's job: set its ReadHeaderTimeout.
-	HandshakeTimeout time.Duration
-
-	// ReadLimit is the largest message, in bytes, that reads accept; a
-	// longer one fails the connection with status 1009. Default
-	// DefaultReadLimit.
-	ReadLimit int64
-
-	// CloseTimeout bounds the close handshake: how long Close, and a
-	// connection failed for a protocol error, wait for the peer's close
-	// frame. Default DefaultCloseTimeout.
-	CloseTimeout time.Duration
-
-	// ReadBufferSize and WriteBufferSize are the sizes of the Conn's read
-	// buffer and output queue, rounded up to a power of two. Default
-	// DefaultBufferSize. Buffers come from a pool shared by all
-	// connections and are held only while they hold bytes, so an idle
-	// connection holds none. A frame larger than the output queue is
-	// written on its own, straight from the caller's memory on the server
-	// side; a read larger than the read buffer bypasses it.
-	ReadBufferSize, WriteBufferSize int
-
-	// OnPong, if set, is called with the connection and the payload of
-	// each pong frame the peer sends, from inside the read that meets it;
-	// payload is valid only during the call. It may set deadlines or
-	// write; it must not read from the Conn, call Close (CloseNow is
-	// fine), or block for long.
-	OnPong func(c *Conn, payload []byte)
 }
 
 // handshakeError is a refused handshake: the HTTP status to answer with and
@@ -166,23 +102,15 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 	// Bytes the client sent after its request (its first frames) may
 	// already sit in the server's buffer; they belong to the WebSocket.
 	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	c := newConn(netConn, true, buffered, opts)
+	c := newConn(netConn, true, buffered, opts, negotiated{subprotocol: selectSubprotocol(req.protocol, opts.Subprotocols)})
 	// Drop any deadline the http.Server set, and bound the response.
 	netConn.SetReadDeadline(time.Time{})
-	netConn.SetWriteDeadline(time.Now().Add(handshakeTimeout(opts)))
-	if err := c.accept(req.keys[0], req.protocol, opts, w.Header()); err != nil {
+	netConn.SetWriteDeadline(time.Now().Add(opts.handshakeTimeout()))
+	if err := c.accept(req.keys[0], w.Header()); err != nil {
 		return nil, err
 	}
 	netConn.SetWriteDeadline(time.Time{})
 	return c, nil
-}
-
-// handshakeTimeout returns opts.HandshakeTimeout or its default.
-func handshakeTimeout(opts *Options) time.Duration {
-	if opts.HandshakeTimeout > 0 {
-		return opts.HandshakeTimeout
-	}
-	return DefaultHandshakeTimeout
 }
 
 // upgradeRequest is what the opening handshake reads of an HTTP request.
@@ -217,12 +145,11 @@ func (r *upgradeRequest) check(opts *Options) error {
 }
 
 // accept answers a checked request, whose Sec-WebSocket-Key is key, with
-// the 101 response, choosing among the offered subprotocols. Lines of extra
+// the 101 response naming what was negotiated. Lines of extra
 // are added to the response, except those of the handshake itself. The
 // caller bounds it with a write deadline. On error it closes the
 // connection.
-func (c *Conn) accept(key string, offered []string, opts *Options, extra http.Header) error {
-	c.subprotocol = selectSubprotocol(offered, opts.Subprotocols)
+func (c *Conn) accept(key string, extra http.Header) error {
 	bp := getBuffer(c.wsize)
 	defer putBuffer(bp)
 	resp := append((*bp)[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)

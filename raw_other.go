@@ -2,10 +2,20 @@
 
 package websocket
 
-// initRaw does nothing where raw socket reads are not implemented: reads
-// go through the net.Conn, and a Conn keeps its read buffer while it waits.
-func (c *Conn) initRaw() {}
+import (
+	"net"
+	"syscall"
+)
 
-// writeCloseNow does nothing where raw socket writes are not implemented:
-// writeClose sends the frame the general way.
-func (c *Conn) writeCloseNow(StatusCode, string) (bool, error) { return false, nil }
+// This file stands in for raw_unix.go where raw socket calls are not
+// implemented: a Conn then reads and writes only through its net.Conn, and
+// keeps its read buffer while it waits.
+
+// rawSocket returns nil: no raw socket is used here.
+func rawSocket(net.Conn) syscall.RawConn { return nil }
+
+// rawRead is never called, since rawSocket returns nil.
+func rawRead(uintptr, []byte) (int, error) { panic("websocket: rawRead without a raw socket") }
+
+// rawWrite is never called, since rawSocket returns nil.
+func rawWrite(uintptr, []byte) (int, error) { panic("websocket: rawWrite without a raw socket") }

@@ -225,9 +225,9 @@ func (s *Server) Serve(ln net.Listener) error {
 // stack a goroutine starts with: growing it costs more than the rest of
 // the handshake's own work.
 func (s *Server) serveConn(nc net.Conn) {
-	nc.SetDeadline(time.Now().Add(handshakeTimeout(&s.Options)))
-	c, key, offered := s.readRequest(nc)
-	if c == nil || c.accept(key, offered, &s.Options, nil) != nil {
+	nc.SetDeadline(time.Now().Add(s.Options.handshakeTimeout()))
+	c, key := s.readRequest(nc)
+	if c == nil || c.accept(key, nil) != nil {
 		return
 	}
 	nc.SetDeadline(time.Time{})
@@ -235,9 +235,9 @@ func (s *Server) serveConn(nc net.Conn) {
 }
 
 // readRequest reads and checks the opening handshake request on nc and
-// returns a Conn for it, with the request's key and offered subprotocols.
+// returns a Conn for it, with the request's key.
 // It refuses a bad request itself and returns a nil Conn.
-func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, offered []string) {
+func (s *Server) readRequest(nc net.Conn) (c *Conn, key string) {
 	bp := getBuffer(maxRequestHeader)
 	defer putBuffer(bp)
 	buf := *bp
@@ -245,7 +245,7 @@ func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, offered []string
 	for end < 0 {
 		if n == len(buf) {
 			refuseRaw(nc, errHeaderTooLarge)
-			return nil, "", nil
+			return nil, ""
 		}
 		m, err := nc.Read(buf[n:])
 		from := max(n-3, 0)
@@ -254,7 +254,7 @@ func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, offered []string
 			end = from + i
 		} else if err != nil {
 			nc.Close()
-			return nil, "", nil
+			return nil, ""
 		}
 	}
 	var req upgradeRequest
@@ -264,10 +264,11 @@ func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, offered []string
 	}
 	if err != nil {
 		refuseRaw(nc, err.(*handshakeError))
-		return nil, "", nil
+		return nil, ""
 	}
 	// Bytes after the request are the client's first frames.
-	return newConn(nc, true, buf[end+4:n], &s.Options), req.keys[0], req.protocol
+	neg := negotiated{subprotocol: selectSubprotocol(req.protocol, s.Subprotocols)}
+	return newConn(nc, true, buf[end+4:n], &s.Options, neg), req.keys[0]
 }
 
 var (

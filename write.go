@@ -1,14 +1,24 @@
 package websocket
 
 import (
+	"errors"
 	"io"
 	mrand "math/rand/v2"
 	"net"
 	"time"
 )
 
-// This file is the write side of a Conn: frames out, the queue that lets
-// several frames share one write to the network, and streaming writers.
+// This file is the write path, the only code that builds outgoing frames:
+// messages and streaming writers, pings, the output queue that lets several
+// frames share one write to the network, and the control frames the reader
+// owes, which it leaves for whoever holds the write lock so that a read
+// never waits on the write side.
+
+// Errors of the write methods' misuse.
+var (
+	errWriterClosed   = errors.New("websocket: write to a message writer after Close")
+	errBadMessageType = errors.New("websocket: message type must be TextMessage or BinaryMessage")
+)
 
 // flushDelay bounds how long a queued frame waits for the frames that would
 // share its write to the network.
@@ -41,7 +51,7 @@ func (c *Conn) WriteMessage(typ MessageType, p []byte) error {
 // they have been handed to the operating system.
 func (c *Conn) Flush() error {
 	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
+	defer c.unlockWrite(true)
 	if c.writeErr != nil {
 		return c.writeErr
 	}
@@ -130,44 +140,23 @@ func (w *messageWriter) flush(fin bool, payload []byte) error {
 // peer's pong goes to Options.OnPong during a read.
 func (c *Conn) Ping(payload []byte) error {
 	if len(payload) > maxControlPayload {
-		return errControlPayload
+		return errControlTooLong
 	}
 	return c.writeFrame(true, opPing, payload)
-}
-
-// writeClose sends a close frame unless one has been sent or the network
-// connection is closed (it returns ErrClosed then, as a Handler's Close
-// after the peer's close does). A server first tries one write that does
-// not wait (writeCloseNow). Otherwise the close timeout bounds the frame,
-// and any write it waits behind, for a peer that has stopped reading; the
-// deadline is set before the frame lock is taken so that a writer blocked
-// on such a peer gives the lock up.
-func (c *Conn) writeClose(code StatusCode, reason string) error {
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	if done, err := c.writeCloseNow(code, reason); done {
-		return err
-	}
-	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
-	var buf [maxControlPayload]byte
-	return c.writeFrame(true, opClose, appendClosePayload(buf[:0], code, reason))
 }
 
 // writeFrame sends one frame with payload p. The frame is appended to the
 // output queue, which is then written to the network unless the frame may
 // wait (see WriteMessage); control frames never wait. A frame too large for
-// the queue is written directly, after the queue. The caller holds msgMu
-// for a data frame, so that data frames of different messages never
-// interleave.
+// the queue is written directly, after the queue. Control frames the reader
+// owes go out first. The caller holds msgMu for a data frame, so that data
+// frames of different messages never interleave.
 func (c *Conn) writeFrame(fin bool, op opcode, p []byte) error {
 	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
+	defer c.unlockWrite(true)
+	c.queueOwed()
 	if err := c.writeAllowed(); err != nil {
 		return err
-	}
-	if op == opClose {
-		c.closeSent = true
 	}
 	h := c.newHeader(fin, op, len(p))
 	size := headerSize(h.length, h.masked) + len(p)
@@ -179,9 +168,30 @@ func (c *Conn) writeFrame(fin bool, op opcode, p []byte) error {
 	if size > c.wsize {
 		return c.writeDirect(h, p)
 	}
+	c.appendFrame(h, p)
+	if op.isControl() || !c.has(stInputPending) {
+		return c.flushLocked()
+	}
+	c.flushSoon(flushDelay)
+	return nil
+}
+
+// appendFrame appends a frame to the output queue, taking a queue buffer
+// from the pool if none is held. Data frames fit, since writeFrame flushes
+// first; a control frame the reader owes may not, and then the queue moves
+// to a larger buffer, so that the reader never waits for room. The caller
+// holds writeMu.
+func (c *Conn) appendFrame(h header, p []byte) {
+	size := headerSize(h.length, h.masked) + len(p)
 	if c.outp == nil {
 		c.outp = getBuffer(c.wsize)
 		*c.outp = (*c.outp)[:0]
+	}
+	if q := *c.outp; len(q)+size > cap(q) {
+		bigger := getBuffer(len(q) + size)
+		*bigger = append((*bigger)[:0], q...)
+		putBuffer(c.outp)
+		c.outp = bigger
 	}
 	start := len(*c.outp)
 	out := (*c.outp)[:start+size]
@@ -191,21 +201,11 @@ func (c *Conn) writeFrame(fin bool, op opcode, p []byte) error {
 	if h.masked {
 		mask(h.key, 0, out[n:])
 	}
-	if op.isControl() || !c.inputPending.Load() {
-		return c.flushLocked()
-	}
-	if w := c.writeExtra(); w.flushTimer == nil {
-		w.flushTimer = time.AfterFunc(flushDelay, c.timerFlush)
-		c.timerArmed = true
-	} else if !c.timerArmed {
-		w.flushTimer.Reset(flushDelay)
-		c.timerArmed = true
-	}
-	return nil
 }
 
-// flushLocked writes the output queue to the network and releases its
-// buffer. The caller holds writeMu.
+// flushLocked writes the output queue to the network, waiting as long as
+// the write deadline allows, and releases its buffer. The caller holds
+// writeMu and may wait.
 func (c *Conn) flushLocked() error {
 	if c.outp == nil {
 		return nil
@@ -215,8 +215,65 @@ func (c *Conn) flushLocked() error {
 	return c.setWriteErr(err)
 }
 
-// releaseQueue gives the output queue, which has been written, back to the
-// pool and disarms its flush timer. The caller holds writeMu.
+// flushNoWaitLocked writes what the socket takes of the output queue at
+// once, without waiting, and leaves the rest to the background flush (the
+// flush timer's goroutine, which may wait). The caller holds writeMu and
+// must not wait.
+func (c *Conn) flushNoWaitLocked() {
+	if c.outp == nil || c.writeErr != nil {
+		return
+	}
+	q := *c.outp
+	n, err := c.writeNoWait(q)
+	switch {
+	case n == len(q):
+		c.releaseQueue()
+	case err == nil || err == errWouldBlock:
+		*c.outp = q[:copy(q, q[n:])]
+		if c.closeSent {
+			// A close frame is bounded by the close timeout.
+			c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+		}
+		c.flushSoon(0)
+	default:
+		c.releaseQueue()
+		c.setWriteErr(err)
+	}
+}
+
+// errWouldBlock reports a write that could not be done without waiting.
+var errWouldBlock = errors.New("websocket: write would block")
+
+// writeNoWait writes what the socket takes of b at once. Without a raw
+// socket it writes nothing and returns errWouldBlock. The caller holds
+// writeMu.
+func (c *Conn) writeNoWait(b []byte) (int, error) {
+	if c.raw == nil {
+		return 0, errWouldBlock
+	}
+	w := c.writeExtra()
+	if w.rawWrite == nil {
+		w.rawWrite = c.writeRaw
+	}
+	w.rawBuf = b
+	err := c.raw.Write(w.rawWrite)
+	w.rawBuf = nil
+	if err != nil {
+		return 0, err
+	}
+	return w.rawN, w.rawErr
+}
+
+// writeRaw is called by raw.Write with the socket: it makes one write of
+// wextra.rawBuf and never waits for writability.
+func (c *Conn) writeRaw(fd uintptr) bool {
+	w := c.wextra
+	w.rawN, w.rawErr = rawWrite(fd, w.rawBuf)
+	return true
+}
+
+// releaseQueue gives the output queue back to the pool and disarms its
+// flush timer. The caller holds writeMu.
 func (c *Conn) releaseQueue() {
 	if c.timerArmed {
 		c.wextra.flushTimer.Stop()
@@ -226,27 +283,183 @@ func (c *Conn) releaseQueue() {
 	c.outp = nil
 }
 
-// timerFlush sends frames that have waited flushDelay.
+// flushSoon arms the flush timer to send the queue after d, or sooner if it
+// is already armed for sooner. The caller holds writeMu.
+func (c *Conn) flushSoon(d time.Duration) {
+	w := c.writeExtra()
+	switch {
+	case w.flushTimer == nil:
+		w.flushTimer = time.AfterFunc(d, c.timerFlush)
+	case !c.timerArmed || d == 0:
+		w.flushTimer.Reset(d)
+	default:
+		return
+	}
+	c.timerArmed = true
+}
+
+// timerFlush sends the queued frames: those that waited flushDelay for
+// company, and those a reader left because the socket was full.
 func (c *Conn) timerFlush() {
 	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
 	c.timerArmed = false
 	if c.writeErr == nil {
 		c.flushLocked()
 	}
+	c.unlockWrite(true)
 }
 
 // flushBeforeWait is called by the reader before it waits for the network:
-// writes may no longer queue, and what is queued goes out now, unless a
-// writer holds writeMu, in which case that writer (or the timer) sends it.
+// writes may no longer queue, and what is queued goes out now, without
+// waiting (see flushNoWait).
 func (c *Conn) flushBeforeWait() {
-	c.inputPending.Store(false)
+	c.setInputPending(false)
+	c.flushNoWait()
+}
+
+// flushNoWait is how the reader, which must never wait on the write side,
+// sends: if no writer holds writeMu, it queues the control frames it owes
+// and writes the queue without waiting; otherwise the writer sends them as
+// it unlocks.
+func (c *Conn) flushNoWait() {
 	if c.writeMu.TryLock() {
-		if c.writeErr == nil {
-			c.flushLocked()
-		}
-		c.writeMu.Unlock()
+		c.queueOwed()
+		c.flushNoWaitLocked()
+		c.unlockWrite(false)
 	}
+}
+
+// unlockWrite releases writeMu, first sending the control frames owed
+// meanwhile (waiting only if wait is set, which the reader never sets) and
+// closing the network connection if it is to be closed once the queue is
+// written. Whoever records an owed frame or stCloseWhenFlushed and then
+// fails to take writeMu relies on the holder to see it here, so the state is
+// looked at again after the unlock. The caller holds writeMu.
+func (c *Conn) unlockWrite(wait bool) {
+	for {
+		if c.has(stOwed) {
+			c.queueOwed()
+			if wait {
+				c.flushLocked()
+			} else {
+				c.flushNoWaitLocked()
+			}
+		}
+		if c.has(stCloseWhenFlushed) && (c.outp == nil || c.writeErr != nil) {
+			c.closeConn()
+		}
+		queued := c.outp != nil // the flush timer will come back for it
+		c.writeMu.Unlock()
+		s := c.state.Load()
+		if s&stOwed == 0 && (s&stCloseWhenFlushed == 0 || queued || s&stClosed != 0) {
+			return
+		}
+		if !c.writeMu.TryLock() {
+			return
+		}
+	}
+}
+
+// closeWhenFlushed closes the network connection as soon as the output
+// queue, which holds our close frame, has been written; a server ends the
+// closing handshake this way (RFC 6455 section 7.1.1).
+func (c *Conn) closeWhenFlushed() {
+	c.state.Or(stCloseWhenFlushed)
+	if c.writeMu.TryLock() {
+		c.unlockWrite(false)
+	}
+}
+
+// owedControl holds the control frames the reader owes the peer until the
+// holder of writeMu queues them: pongs, and a close frame. It is made on
+// first use, so connections that never see a ping cost nothing.
+type owedControl struct {
+	pongs       []byte // the payloads of pings owed a pong, each after its length byte
+	closeDue    bool
+	closeCode   StatusCode
+	closeReason string
+}
+
+// maxOwedPongs bounds the pong payloads owed at once. A peer that pings
+// faster than it reads our answers gets only the latest answered, as RFC
+// 6455 section 5.5.3 allows, so that a ping flood costs neither memory nor
+// a write per ping.
+const maxOwedPongs = 1 << 10
+
+// owedLocked returns c.owed, making it on first use. The caller holds ctlMu.
+func (c *Conn) owedLocked() *owedControl {
+	if c.owed == nil {
+		c.owed = new(owedControl)
+	}
+	return c.owed
+}
+
+// owePong records that a ping with payload p is owed a pong. Pongs go out,
+// in one write with whatever else is to be sent, when the read ends or
+// waits for the network, or with the next frame a writer sends. The caller
+// holds readMu.
+func (c *Conn) owePong(p []byte) {
+	if c.has(stClosing) {
+		return
+	}
+	c.ctlMu.Lock()
+	o := c.owedLocked()
+	if len(o.pongs)+1+len(p) > maxOwedPongs {
+		o.pongs = o.pongs[:0]
+	}
+	o.pongs = append(append(o.pongs, byte(len(p))), p...)
+	c.state.Or(stOwed)
+	c.ctlMu.Unlock()
+}
+
+// oweClose records a close frame for the holder of writeMu to send, and
+// makes the close timeout the write deadline, so that a writer blocked on a
+// peer that stopped reading gives the lock up in time.
+func (c *Conn) oweClose(code StatusCode, reason string) {
+	c.ctlMu.Lock()
+	o := c.owedLocked()
+	o.closeDue, o.closeCode, o.closeReason = true, code, reason
+	c.state.Or(stOwed)
+	c.ctlMu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+	if c.writeMu.TryLock() { // the holder may have let go meanwhile
+		c.unlockWrite(false)
+	}
+}
+
+// queueOwed moves the owed control frames into the output queue. It does
+// not wait for anything, so ctlMu may be held throughout. The caller holds
+// writeMu.
+func (c *Conn) queueOwed() {
+	if !c.has(stOwed) {
+		return
+	}
+	c.ctlMu.Lock()
+	defer c.ctlMu.Unlock()
+	o := c.owed
+	c.state.And(^uint32(stOwed))
+	for p := o.pongs; len(p) > 0; p = p[1+p[0]:] {
+		if c.writeErr == nil && !c.closeSent {
+			c.appendFrame(c.newHeader(true, opPong, int(p[0])), p[1:1+p[0]])
+		}
+	}
+	o.pongs = o.pongs[:0]
+	if o.closeDue {
+		c.queueClose(o.closeCode, o.closeReason)
+		o.closeDue, o.closeReason = false, ""
+	}
+}
+
+// queueClose puts our close frame in the output queue, unless one has been
+// sent or a failed write forbids more frames. The caller holds writeMu.
+func (c *Conn) queueClose(code StatusCode, reason string) {
+	if c.writeErr != nil || c.closeSent {
+		return
+	}
+	var buf [maxControlPayload]byte
+	p := appendClosePayload(buf[:0], code, reason)
+	c.appendFrame(c.newHeader(true, opClose, len(p)), p)
+	c.closeSent = true
 }
 
 // writeDirect writes a frame too large for the output queue, which is
@@ -286,6 +499,13 @@ type writeExtra struct {
 	flushTimer *time.Timer // sends queued frames after flushDelay
 	maskRand   *mrand.ChaCha8
 	direct     directWrite
+
+	// writeNoWait's call of writeRaw, bound once, with its argument and
+	// results.
+	rawWrite func(fd uintptr) bool
+	rawBuf   []byte
+	rawN     int
+	rawErr   error
 }
 
 // writeExtra returns c's writeExtra, making it on first use. The caller
@@ -313,7 +533,7 @@ func (c *Conn) writeAllowed() error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
-	if c.closeSent {
+	if c.has(stClosing) {
 		return ErrClosed
 	}
 	return nil

@@ -1,0 +1,108 @@
+package websocket
+
+import (
+	"math/bits"
+	"time"
+)
+
+// This file holds Options, which configure servers, clients and the Conns
+// they make, and every default value.
+
+// Defaults for the fields of Options.
+const (
+	// DefaultReadLimit is the largest message a Conn accepts unless
+	// Options.ReadLimit says otherwise: 16 MiB.
+	DefaultReadLimit = 16 << 20
+	// DefaultCloseTimeout bounds the close handshake unless
+	// Options.CloseTimeout says otherwise.
+	DefaultCloseTimeout = 5 * time.Second
+	// DefaultBufferSize is the default size of the read and write buffers.
+	DefaultBufferSize = 16 << 10
+	// DefaultHandshakeTimeout bounds the opening handshake unless
+	// Options.HandshakeTimeout says otherwise.
+	DefaultHandshakeTimeout = 10 * time.Second
+
+	minBufferSize = 256 // a control frame and its header always fit
+)
+
+// Options configures a WebSocket connection: the server's side of the
+// opening handshake and the Conn it makes, or, inside DialOptions, the
+// client's. The zero value is ready to use and gives the defaults documented
+// on each field.
+type Options struct {
+	// Subprotocols lists the subprotocols the server speaks, most preferred
+	// first. The first of them that the client offers is chosen and named
+	// in the response; if none is, the response names none. Browsers fail
+	// a connection whose request offered subprotocols when the response
+	// names none, so a server that expects browser clients offering
+	// subprotocols must list them here. A client offers them in this order.
+	Subprotocols []string
+
+	// OriginPatterns lists the hosts, besides the request's own Host, whose
+	// web pages may open connections. Each is a pattern as path.Match reads
+	// it, matched case-insensitively against the host of the request's
+	// Origin header, with its port if it has one: "example.com",
+	// "*.example.com", "localhost:*". Requests without an Origin header
+	// (clients other than browsers) are always allowed. By default only
+	// pages from the request's own Host are, which protects cookies and
+	// other ambient credentials from cross-site WebSocket hijacking.
+	// Servers only: Dial ignores it.
+	OriginPatterns []string
+
+	// InsecureSkipOriginCheck accepts a request from any Origin. Any web
+	// page a user visits can then connect with that user's cookies; use it
+	// only if the handler authenticates by means a foreign page cannot
+	// use, such as a token in the first message. Servers only: Dial
+	// ignores it.
+	InsecureSkipOriginCheck bool
+
+	// HandshakeTimeout bounds the opening handshake: on a server, the
+	// writing of the response (reading the request is the http.Server's
+	// job: set its ReadHeaderTimeout), and under Serve the whole
+	// handshake; on a client, the whole dial when its context has no
+	// earlier deadline. Default DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+
+	// ReadLimit is the largest message, in bytes, that reads accept; a
+	// longer one fails the connection with status 1009. Default
+	// DefaultReadLimit.
+	ReadLimit int64
+
+	// CloseTimeout bounds the close handshake: how long Close, and a
+	// connection failed for a protocol error, wait for the peer's close
+	// frame. Default DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// ReadBufferSize and WriteBufferSize are the sizes of the Conn's read
+	// buffer and output queue, rounded up to a power of two. Default
+	// DefaultBufferSize. Buffers come from a pool shared by all
+	// connections and are held only while they hold bytes, so an idle
+	// connection holds none. A frame larger than the output queue is
+	// written on its own, straight from the caller's memory on the server
+	// side; a read larger than the read buffer bypasses it.
+	ReadBufferSize, WriteBufferSize int
+
+	// OnPong, if set, is called with the connection and the payload of
+	// each pong frame the peer sends, from inside the read that meets it;
+	// payload is valid only during the call. It may set deadlines or
+	// write; it must not read from the Conn, call Close (CloseNow is
+	// fine), or block for long.
+	OnPong func(c *Conn, payload []byte)
+}
+
+// bufferSize returns the buffer size to use for a configured size: the
+// default for 0, at least minBufferSize, rounded up to a power of two.
+func bufferSize(n int) int {
+	if n <= 0 {
+		n = DefaultBufferSize
+	}
+	return 1 << bits.Len(uint(max(n, minBufferSize)-1))
+}
+
+// handshakeTimeout returns o.HandshakeTimeout or its default.
+func (o *Options) handshakeTimeout() time.Duration {
+	if o.HandshakeTimeout > 0 {
+		return o.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
+}
