@@ -418,6 +418,29 @@ func TestHandlerPanicCloses(t *testing.T) {
 	}
 }
 
+// TestOnPongPanicReleasesRead checks that a panic in OnPong, which runs
+// inside a read, leaves the read lock free: the Server's Close(1011) then
+// reads the peer's answer at once instead of waiting out its (here endless)
+// close timeout.
+func TestOnPongPanicReleasesRead(t *testing.T) {
+	logs := make(logSink, 16)
+	srv := httptest.NewUnstartedServer(&Server{
+		Options: Options{CloseTimeout: time.Hour, OnPong: func(*Conn, []byte) { panic("pong hook exploded") }},
+		Handler: func(c *Conn) { c.ReadMessage() },
+	})
+	srv.Config.ErrorLog = log.New(logs, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := connect(t, srv.Listener.Addr().String())
+	c.sendFrame(true, opPong, []byte("x"))
+	c.expectCloseFrame(StatusInternalError)
+	c.answerClose()
+	c.expectEOF()
+	if line := awaitValue(t, logs); !strings.Contains(line, "pong hook exploded") {
+		t.Errorf("server log %q, want the panic", line)
+	}
+}
+
 // TestCloseWhenClosed checks that Close returns ErrClosed at once on a
 // connection already failed for a protocol error, and on one that CloseNow
 // closed (not the error of writing to a closed socket).

@@ -26,7 +26,7 @@ import (
 // return. Cleanups run in reverse order, so the client connections that the
 // test opens afterwards are closed first, which ends the handler even when
 // the test stopped early; a handler then never outlives its test.
-func serveConn(t *testing.T, opts Options, handler func(*Conn)) (addr string, done <-chan struct{}) {
+func serveConn(t testing.TB, opts Options, handler func(*Conn)) (addr string, done <-chan struct{}) {
 	t.Helper()
 	addr, done = startServer(t, &Server{Options: opts, Handler: handler})
 	t.Cleanup(func() {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -230,4 +231,50 @@ func (c *rawClient) expectEOF() {
 // closePayload returns a close frame payload.
 func closePayload(code StatusCode, reason string) []byte {
 	return appendClosePayload(nil, code, reason)
+}
+
+// tcpPair returns the two ends of a loopback TCP connection, closed when the
+// test ends.
+func tcpPair(t testing.TB) (a, b net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	a, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
+}
+
+// fillSocket writes to nc, whose peer does not read, until the socket's
+// buffers are full, and returns how many bytes it wrote: in large writes,
+// then byte by byte, since the kernel reports a socket writable only once a
+// good part of its buffer is free.
+func fillSocket(t testing.TB, nc net.Conn) int {
+	t.Helper()
+	filled := 0
+	for _, size := range []int{64 << 10, 1} {
+		chunk := make([]byte, size)
+		nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		for {
+			n, err := nc.Write(chunk)
+			filled += n
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	nc.SetWriteDeadline(time.Time{})
+	return filled
 }

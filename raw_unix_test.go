@@ -4,10 +4,7 @@ package websocket
 
 import (
 	"bytes"
-	"errors"
 	"io"
-	"net"
-	"os"
 	"testing"
 	"time"
 )
@@ -19,38 +16,8 @@ import (
 // path, with echoes queued before the answer, is in the wire cases that send
 // frames and a close in one write.)
 func TestCloseFrameBehindFullSocket(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Fill the socket's buffers while the peer does not read: in large
-	// writes, then byte by byte, since the kernel reports a socket writable
-	// only once a good part of its buffer is free.
-	filled := 0
-	for _, size := range []int{64 << 10, 1} {
-		chunk := make([]byte, size)
-		nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		for {
-			n, err := nc.Write(chunk)
-			filled += n
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				break
-			} else if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	nc.SetWriteDeadline(time.Time{})
+	peer, nc := tcpPair(t)
+	filled := fillSocket(t, nc)
 
 	c := newConn(nc, true, nil, &Options{CloseTimeout: testTimeout}, negotiated{})
 	defer c.CloseNow()
