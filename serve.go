@@ -173,14 +173,16 @@ const maxRequestHeader = 8 << 10
 // them. Use Server as an http.Handler instead when the port also serves
 // ordinary HTTP, or needs HTTP/2, keep-alive or routing.
 //
-// Serve returns the error from ln.Accept, after retrying temporary ones, and
-// closes ln; closing ln stops it. After Shutdown it returns
-// http.ErrServerClosed.
+// Serve returns the error from ln.Accept, after retrying temporary ones;
+// closing ln stops it. Once Shutdown has been called, even before Serve,
+// it returns http.ErrServerClosed. It closes ln before it returns, in
+// every case.
 // Panics in the Handler are logged with the log package's standard logger.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
+		ln.Close()
 		return http.ErrServerClosed
 	}
 	if s.listeners == nil {
