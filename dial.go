@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -30,7 +31,9 @@ type DialOptions struct {
 	Options
 
 	// Header holds extra request headers, such as Origin, Authorization or
-	// Cookie. The headers of the handshake itself are set by Dial.
+	// Cookie. The headers of the handshake itself are set by Dial, except
+	// that a Host value, which must be host[:port], replaces the URL's
+	// host in the request.
 	Header http.Header
 
 	// TLSConfig configures wss:// connections. If nil, the default
@@ -57,7 +60,13 @@ var errDialContextDone = errors.New("websocket: dial cancelled or timed out by i
 //
 // The response is returned whenever the server answered, so that a refused
 // handshake can be inspected; its body has been read into the error (at
-// most 1 KiB) and closed.
+// most 1 KiB) and closed. A response whose status line and headers exceed
+// 16 KiB fails the dial, as does a proxy's answer to CONNECT that does.
+//
+// Values in opts that cannot be sent as they are fail the dial before it
+// connects: a Host in Header that is not host[:port], other Header names
+// that are not tokens or values with control bytes (CR, LF, NUL...), and
+// Subprotocols that are not distinct tokens.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
 	if opts == nil {
 		opts = &DialOptions{}
@@ -78,6 +87,10 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		return nil, nil, errors.New("websocket: user information in the URL is not supported; set an Authorization header")
 	}
 	addr := hostPort(u, secure)
+	req, key, err := clientRequest(u, opts)
+	if err != nil {
+		return nil, nil, err
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, opts.handshakeTimeout())
 	defer cancel()
@@ -92,7 +105,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		netConn.SetDeadline(d)
 	}
 	stop := context.AfterFunc(ctx, func() { netConn.SetDeadline(time.Unix(1, 0)) })
-	c, resp, err := clientHandshake(ctx, netConn, u, addr, secure, opts)
+	c, resp, err := clientHandshake(ctx, netConn, u, req, key, opts)
 	if !stop() && err == nil {
 		err = errDialContextDone
 	}
@@ -211,7 +224,8 @@ func dialConnect(ctx context.Context, dial func(context.Context, string, string)
 	}
 	// Read the answer a byte at a time up to its end, so that no byte of
 	// the tunnel is taken into a buffer that would be dropped.
-	resp, err := http.ReadResponse(bufio.NewReaderSize(oneByteReader{conn}, 16), nil)
+	head := &headReader{r: conn, n: maxResponseHead, err: errProxyHeadTooLarge}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(oneByteReader{head}, 16), nil)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("reading the proxy's CONNECT response: %w", err)
@@ -235,31 +249,106 @@ func (o oneByteReader) Read(p []byte) (int, error) {
 	return o.r.Read(p)
 }
 
-// clientHandshake sends the opening handshake request over conn and checks
-// the response strictly (RFC 6455 section 4.1).
-func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, addr string, secure bool, opts *DialOptions) (*Conn, *http.Response, error) {
-	var raw [16]byte
-	rand.Read(raw[:])
-	key := base64.StdEncoding.EncodeToString(raw[:])
+// maxResponseHead bounds the head (status line and header lines) of a
+// response that Dial reads: the server's answer to the opening handshake
+// and a proxy's answer to CONNECT.
+const maxResponseHead = 16 << 10
 
-	host := u.Host
+var (
+	errResponseHeadTooLarge = fmt.Errorf("websocket: handshake response header larger than %d bytes", maxResponseHead)
+	errProxyHeadTooLarge    = fmt.Errorf("header larger than %d bytes", maxResponseHead)
+)
+
+// headReader passes reads on to r until n bytes have been read, and then
+// fails them with err: it bounds what http.ReadResponse buffers of a
+// response head.
+type headReader struct {
+	r   io.Reader
+	n   int
+	err error
+}
+
+// Read reads from h.r at most the bytes left of the bound.
+func (h *headReader) Read(p []byte) (int, error) {
+	if h.n <= 0 {
+		return 0, h.err
+	}
+	if len(p) > h.n {
+		p = p[:h.n]
+	}
+	n, err := h.r.Read(p)
+	h.n -= n
+	return n, err
+}
+
+// dialHeaders are the request headers that Dial sets itself, by their
+// canonical names.
+var dialHeaders = map[string]bool{
+	"Host":                     true,
+	"Upgrade":                  true,
+	"Connection":               true,
+	"Sec-Websocket-Key":        true,
+	"Sec-Websocket-Version":    true,
+	"Sec-Websocket-Protocol":   true,
+	"Sec-Websocket-Extensions": true,
+}
+
+// clientRequest returns the opening handshake request for u, with a fresh
+// Sec-WebSocket-Key, and that key. It refuses values of opts that would not
+// make a well-formed request, so that none can add header lines.
+func clientRequest(u *url.URL, opts *DialOptions) (req, key string, err error) {
+	target := u.RequestURI()
+	if !isRequestTarget([]byte(target)) {
+		return "", "", fmt.Errorf("websocket: the URL's path and query %q contain a space", target)
+	}
+	host := u.Host // url.Parse has checked it
 	if h := opts.Header.Get("Host"); h != "" {
+		if !validHost(h) {
+			return "", "", fmt.Errorf("websocket: Host %q in DialOptions.Header is not host[:port]", h)
+		}
 		host = h
 	}
+	for i, p := range opts.Subprotocols {
+		if !isToken([]byte(p)) || slices.Contains(opts.Subprotocols[:i], p) {
+			return "", "", fmt.Errorf("websocket: subprotocol %q is not a token or is listed twice (RFC 6455 section 4.1)", p)
+		}
+	}
+	extra := make(http.Header, len(opts.Header))
+	for name, values := range opts.Header {
+		if dialHeaders[http.CanonicalHeaderKey(name)] {
+			continue
+		}
+		if !isToken([]byte(name)) {
+			return "", "", fmt.Errorf("websocket: request header name %q is not a token", name)
+		}
+		for _, v := range values {
+			if !validHeaderValue([]byte(v)) {
+				return "", "", fmt.Errorf("websocket: value %q of request header %s contains control bytes", v, name)
+			}
+		}
+		extra[name] = values
+	}
+
+	var raw [16]byte
+	rand.Read(raw[:])
+	key = base64.StdEncoding.EncodeToString(raw[:])
 	var b strings.Builder
-	b.WriteString("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + host +
+	b.WriteString("GET " + target + " HTTP/1.1\r\nHost: " + host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
 		"\r\nSec-WebSocket-Version: 13\r\n")
 	if len(opts.Subprotocols) > 0 {
 		b.WriteString("Sec-WebSocket-Protocol: " + strings.Join(opts.Subprotocols, ", ") + "\r\n")
 	}
-	extra := opts.Header.Clone()
-	for _, k := range []string{"Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions"} {
-		delete(extra, k)
-	}
 	extra.Write(&b)
 	b.WriteString("\r\n")
-	if _, err := io.WriteString(conn, b.String()); err != nil {
+	return b.String(), key, nil
+}
+
+// clientHandshake sends the opening handshake request req, made by
+// clientRequest with key, over conn and checks the response strictly (RFC
+// 6455 section 4.1).
+func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, req, key string, opts *DialOptions) (*Conn, *http.Response, error) {
+	if _, err := io.WriteString(conn, req); err != nil {
 		return nil, nil, fmt.Errorf("websocket: sending the handshake request: %w", err)
 	}
 
@@ -267,12 +356,18 @@ func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, addr string
 	if rsize <= 0 {
 		rsize = DefaultBufferSize
 	}
-	br := bufio.NewReaderSize(conn, max(rsize, minBufferSize))
-	req := &http.Request{Method: http.MethodGet, URL: u}
-	resp, err := http.ReadResponse(br, req.WithContext(ctx))
-	if err != nil {
+	// The bound counts every byte br reads, frames after the head
+	// included; a head within it is read whole before it is reached.
+	head := &headReader{r: conn, n: maxResponseHead, err: errResponseHeadTooLarge}
+	br := bufio.NewReaderSize(head, max(rsize, minBufferSize))
+	resp, err := http.ReadResponse(br, (&http.Request{Method: http.MethodGet, URL: u}).WithContext(ctx))
+	switch {
+	case errors.Is(err, errResponseHeadTooLarge):
+		return nil, nil, errResponseHeadTooLarge
+	case err != nil:
 		return nil, nil, fmt.Errorf("websocket: reading the handshake response: %w", err)
 	}
+	head.n = math.MaxInt // checkResponse reads at most 1 KiB of a refusal's body
 	if err := checkResponse(resp, key, opts.Subprotocols); err != nil {
 		return nil, resp, err
 	}

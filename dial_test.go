@@ -3,6 +3,7 @@ package websocket
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -11,12 +12,15 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1102,6 +1106,120 @@ func TestDialHostHeader(t *testing.T) {
 	}
 }
 
+// TestDialRefusesBadOptions checks that values of DialOptions that would
+// inject header lines, or make the request malformed, fail Dial before it
+// connects, and that valid ones of the same kinds make a request that
+// parses as meant.
+func TestDialRefusesBadOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		url    string // default ws://example.com/
+		header http.Header
+		subs   []string
+		want   string // in the error; "" for valid options
+	}{
+		{name: "Host with CRLF", header: http.Header{"Host": {"a\r\nX-Evil: 1"}}, want: "Host"},
+		{name: "Host with a space", header: http.Header{"Host": {"a b"}}, want: "Host"},
+		{name: "Host with NUL", header: http.Header{"Host": {"a\x00"}}, want: "Host"},
+		{name: "Host with a slash", header: http.Header{"Host": {"a/b"}}, want: "Host"},
+		{name: "Host with port", header: http.Header{"Host": {"virtual.example:8080"}}},
+		{name: "Host IPv6", header: http.Header{"Host": {"[::1]:80"}}},
+		{name: "subprotocol with CRLF", subs: []string{"chat\r\nX-Evil: 1"}, want: "subprotocol"},
+		{name: "subprotocol with a space", subs: []string{"chat v2"}, want: "subprotocol"},
+		{name: "subprotocol with a comma", subs: []string{"a,b"}, want: "subprotocol"},
+		{name: "subprotocol empty", subs: []string{""}, want: "subprotocol"},
+		{name: "subprotocol twice", subs: []string{"chat", "v2", "chat"}, want: "subprotocol"},
+		{name: "subprotocols", subs: []string{"chat", "v2.chat", "x-y_z"}},
+		{name: "value with CRLF", header: http.Header{"X-A": {"ok", "v\r\nX-Evil: 1"}}, want: "X-A"},
+		{name: "value with LF", header: http.Header{"X-A": {"v\nX-Evil: 1"}}, want: "X-A"},
+		{name: "value with NUL", header: http.Header{"X-A": {"v\x00"}}, want: "X-A"},
+		{name: "value with DEL", header: http.Header{"X-A": {"v\x7f"}}, want: "X-A"},
+		{name: "value with tab and obs-text", header: http.Header{"X-A": {"a\tcaf\xc3\xa9"}}},
+		{name: "name with CRLF", header: http.Header{"X-A\r\nX-Evil": {"1"}}, want: "name"},
+		{name: "name with a colon", header: http.Header{"X-A: b\r\nX": {"1"}}, want: "name"},
+		{name: "non-canonical handshake headers", header: http.Header{"host": {"a\r\nX-Evil: 1"}, "sec-websocket-key": {testKey}}},
+		{name: "space in the query", url: "ws://example.com/?a b", want: "space"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The dial hands Dial one end of a pipe and reads the
+			// request from the other.
+			sent := make(chan *http.Request, 1)
+			opts := &DialOptions{
+				Options: Options{Subprotocols: tc.subs},
+				Header:  tc.header,
+				NetDialContext: func(context.Context, string, string) (net.Conn, error) {
+					server, client := net.Pipe()
+					go func() {
+						defer server.Close()
+						r, err := http.ReadRequest(bufio.NewReader(server))
+						if err != nil {
+							t.Errorf("the request does not parse: %v", err)
+						}
+						sent <- r
+					}()
+					return client, nil
+				},
+			}
+			u := cmp.Or(tc.url, "ws://example.com/")
+			_, _, err := Dial(context.Background(), u, opts)
+			if tc.want != "" {
+				if len(sent) > 0 {
+					t.Error("Dial connected before refusing the options")
+				}
+				if err == nil || !strings.HasPrefix(err.Error(), "websocket: ") || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Dial: %v; want an error mentioning %q", err, tc.want)
+				}
+				return
+			}
+			r := recv(t, sent, "the request")
+			if r == nil {
+				return
+			}
+			wantHost := cmp.Or(tc.header.Get("Host"), "example.com")
+			if r.Host != wantHost || len(r.Header["X-Evil"]) != 0 || len(r.Header["Sec-Websocket-Key"]) != 1 ||
+				r.Header.Get("Sec-Websocket-Key") == testKey || r.Header.Get("Sec-Websocket-Protocol") != strings.Join(tc.subs, ", ") ||
+				!slices.Equal(r.Header["X-A"], tc.header["X-A"]) {
+				t.Errorf("request for Host %q with header %q", r.Host, r.Header)
+			}
+		})
+	}
+}
+
+// FuzzClientRequest feeds arbitrary Host, subprotocol and header values to
+// the request Dial builds: whatever it accepts must parse back as one
+// request carrying exactly those values, and no other header lines.
+func FuzzClientRequest(f *testing.F) {
+	f.Add("example.com:80", "chat", "X-A", "v")
+	f.Add("a\r\nX-Evil: 1", "c\r\nX-Evil: 1", "X\r\nY", "v\r\nX-Evil: 1")
+	f.Add("", "a,b", "sec-websocket-key", " v\t")
+	f.Fuzz(func(t *testing.T, host, sub, name, value string) {
+		u := &url.URL{Scheme: "ws", Host: "example.com", Path: "/p", RawQuery: "q"}
+		opts := &DialOptions{Options: Options{Subprotocols: []string{sub}}, Header: http.Header{name: {value}}}
+		opts.Header.Add("Host", host)
+		req, key, err := clientRequest(u, opts)
+		if err != nil {
+			return
+		}
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(req)))
+		if err != nil {
+			t.Fatalf("request %q does not parse: %v", req, err)
+		}
+		want := http.Header{
+			"Upgrade":                {"websocket"},
+			"Connection":             {"Upgrade"},
+			"Sec-Websocket-Key":      {key},
+			"Sec-Websocket-Version":  {"13"},
+			"Sec-Websocket-Protocol": {sub},
+		}
+		if cname := http.CanonicalHeaderKey(name); want[cname] == nil && cname != "Host" {
+			want[cname] = []string{strings.Trim(value, " \t")}
+		}
+		if r.RequestURI != "/p?q" || r.Host != cmp.Or(opts.Header.Get("Host"), "example.com") || !maps.EqualFunc(r.Header, want, slices.Equal) {
+			t.Fatalf("request %q parses as %s for Host %q with header %q", req, r.RequestURI, r.Host, r.Header)
+		}
+	})
+}
+
 // TestDialRejectsResponse answers the handshake with assorted responses
 // from a fake server. Dial must refuse each bad one with an error that says
 // what was wrong, return the response, and close the connection; it must
@@ -1289,6 +1407,74 @@ func TestDialRejectsResponse(t *testing.T) {
 			}
 			fc.conn.SetReadDeadline(time.Now().Add(testTimeout))
 			fc.raw(t).expectEOF()
+		})
+	}
+}
+
+// TestDialResponseHeadTooLarge has a fake server, and a fake proxy, stream a
+// response head without end: one endless header line, or header lines
+// without end. Dial must fail once the head passes its bound of 16 KiB,
+// promptly and without buffering what the server sent.
+func TestDialResponseHeadTooLarge(t *testing.T) {
+	const sent = 8 << 20 // streamed at most, far past the bound
+	for _, tc := range []struct {
+		name     string
+		viaProxy bool
+		head     string // the start of the response
+		filler   string // repeated after it
+		want     string // the error ends with this
+	}{
+		{"endless line", false, "HTTP/1.1 101 Switching Protocols\r\nX-Long: ", "a",
+			"websocket: handshake response header larger than 16384 bytes"},
+		{"endless lines", false, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n", "X-Pad: a\r\n",
+			"websocket: handshake response header larger than 16384 bytes"},
+		{"proxy endless line", true, "HTTP/1.1 200 Connection established\r\nX-Long: ", "a",
+			"proxy's CONNECT response: header larger than 16384 bytes"},
+		{"proxy endless lines", true, "HTTP/1.1 200 Connection established\r\n", "X-Pad: a\r\n",
+			"proxy's CONNECT response: header larger than 16384 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, conns := fakeServer(t)
+			// A bound on the dial in case the head is not bounded.
+			target, opts := wsURL(addr), &DialOptions{Options: Options{HandshakeTimeout: 3 * time.Second}}
+			if tc.viaProxy {
+				opts.Proxy = http.ProxyURL(&url.URL{Scheme: "http", Host: addr})
+				target = "ws://127.0.0.1:9/" // never dialed
+			}
+			chunk := []byte(strings.Repeat(tc.filler, 32<<10/len(tc.filler)))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			res := dialAsync(context.Background(), target, opts)
+			fc := nextFake(t, conns)
+			streamed := make(chan struct{})
+			go func() {
+				defer close(streamed)
+				fc.conn.Write([]byte(tc.head))
+				for n := 0; n < sent; n += len(chunk) {
+					if _, err := fc.conn.Write(chunk); err != nil {
+						return // the client gave up
+					}
+				}
+				fc.conn.(*net.TCPConn).CloseWrite()
+			}()
+			r := awaitDial(t, res)
+			elapsed := time.Since(start)
+			runtime.ReadMemStats(&after)
+			fc.conn.Close()
+			<-streamed
+			if r.err == nil || !strings.HasSuffix(r.err.Error(), tc.want) || !strings.HasPrefix(r.err.Error(), "websocket: ") {
+				t.Errorf("Dial: %v; want an error ending %q", r.err, tc.want)
+			}
+			if r.c != nil || r.resp != nil {
+				t.Errorf("Dial returned a Conn or response with its error")
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 2<<20 {
+				t.Errorf("Dial allocated %d KiB reading the head", grew>>10)
+			}
+			if elapsed > 2*time.Second {
+				t.Errorf("Dial took %v to give up", elapsed)
+			}
 		})
 	}
 }

@@ -44,6 +44,7 @@ func (e *handshakeError) Error() string { return e.msg }
 var (
 	errNotGET        = &handshakeError{http.StatusMethodNotAllowed, "websocket: the opening handshake must be a GET request"}
 	errHTTPVersion   = &handshakeError{http.StatusBadRequest, "websocket: the opening handshake needs HTTP/1.1 or later"}
+	errRequestBody   = &handshakeError{http.StatusBadRequest, "websocket: the opening handshake must not have a body (Content-Length other than 0, or Transfer-Encoding)"}
 	errNoConnUpgrade = &handshakeError{http.StatusBadRequest, "websocket: the Connection header does not contain the token \"upgrade\""}
 	errNoUpgradeWS   = &handshakeError{http.StatusBadRequest, "websocket: the Upgrade header does not contain the token \"websocket\""}
 	errVersion       = &handshakeError{http.StatusUpgradeRequired, "websocket: Sec-WebSocket-Version must be 13"}
@@ -76,6 +77,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 	req := upgradeRequest{
 		method:     r.Method,
 		http11:     r.ProtoAtLeast(1, 1),
+		body:       r.ContentLength != 0 || len(r.TransferEncoding) > 0,
 		host:       r.Host,
 		connection: r.Header["Connection"],
 		upgrade:    r.Header["Upgrade"],
@@ -118,6 +120,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 type upgradeRequest struct {
 	method, host                       string
 	http11                             bool // HTTP/1.1 or later
+	body                               bool // the request has a body, which would be taken for frames
 	connection, upgrade, version, keys []string
 	origin, protocol                   []string
 }
@@ -130,6 +133,8 @@ func (r *upgradeRequest) check(opts *Options) error {
 		return errNotGET
 	case !r.http11:
 		return errHTTPVersion
+	case r.body:
+		return errRequestBody
 	case !hasToken(r.connection, "upgrade"):
 		return errNoConnUpgrade
 	case !hasToken(r.upgrade, "websocket"):

@@ -86,9 +86,15 @@ type hsCase struct {
 	requestLine string   // default hsGet
 	drop        []string // standard headers to leave out
 	extra       []string // header lines to add
+	after       string   // bytes sent right after the request
 	status      int
 	header      map[string]string // headers the refusal must carry
-	bodyHas     string            // text the refusal's body must contain
+	bodyHas     string            // text our refusal's body must contain
+
+	// httpRefuses marks requests that net/http's server refuses itself,
+	// with a body of its own, before any handler runs; Serve must refuse
+	// them with the same status.
+	httpRefuses bool
 }
 
 // request returns the case's handshake request to addr.
@@ -97,8 +103,13 @@ func (tc hsCase) request(addr string) string {
 	if line == "" {
 		line = hsGet
 	}
-	return hsRequest(addr, line, tc.drop, tc.extra...)
+	return hsRequest(addr, line, tc.drop, tc.extra...) + tc.after
 }
+
+// hsSmuggled is a masked text frame of 14 bytes, sent as the body of
+// requests that must not have one: were it read as the first frame of the
+// connection, the echo server would answer it.
+var hsSmuggled = string(buildFrame(true, opText, []byte("smuggled"), true, [4]byte{1, 2, 3, 4}))
 
 // hsRequestCases covers every check of RFC 6455 section 4.2.1 that the server
 // makes, both ways.
@@ -131,11 +142,32 @@ var hsRequestCases = []hsCase{
 	{name: "key of 15 bytes", drop: []string{"Sec-WebSocket-Key"}, extra: []string{"Sec-WebSocket-Key: MTIzNDU2Nzg5MDEyMzQ1"}, status: 400, bodyHas: "Sec-WebSocket-Key"},
 	{name: "key of 17 bytes", drop: []string{"Sec-WebSocket-Key"}, extra: []string{"Sec-WebSocket-Key: MTIzNDU2Nzg5MDEyMzQ1Njc="}, status: 400, bodyHas: "Sec-WebSocket-Key"},
 	{name: "key twice", extra: []string{"Sec-WebSocket-Key: " + testKey}, status: 400, bodyHas: "Sec-WebSocket-Key"},
+
+	{name: "HTTP/2.0", requestLine: "GET / HTTP/2.0", status: 505, bodyHas: "HTTP version", httpRefuses: true},
+	{name: "HTTP/0.9", requestLine: "GET / HTTP/0.9", status: 505, bodyHas: "HTTP version", httpRefuses: true},
+
+	{name: "control bytes in a value", extra: []string{"X-A: a\x01b\x7f"}, status: 400, bodyHas: "header", httpRefuses: true},
+	{name: "DEL in a value", extra: []string{"X-A: a\x7f"}, status: 400, bodyHas: "header", httpRefuses: true},
+	{name: "tab and obs-text in a value", extra: []string{"X-A: a\tcaf\xc3\xa9"}, status: 101},
+	{name: "Host with a space", drop: []string{"Host"}, extra: []string{"Host: a b"}, status: 400, bodyHas: "Host", httpRefuses: true},
+	{name: "Host with a control byte", drop: []string{"Host"}, extra: []string{"Host: a\x01"}, status: 400, bodyHas: "header", httpRefuses: true},
+	{name: "Host with a slash", drop: []string{"Host"}, extra: []string{"Host: a/b"}, status: 400, bodyHas: "Host", httpRefuses: true},
+	{name: "Host IPv6 with port", drop: []string{"Host"}, extra: []string{"Host: [::1]:80"}, status: 101},
+
+	{name: "Content-Length 0", extra: []string{"Content-Length: 0"}, status: 101},
+	{name: "Content-Length 0 twice", extra: []string{"Content-Length: 0", "Content-Length: 0"}, status: 101},
+	{name: "Content-Length with a frame", extra: []string{"Content-Length: 14"}, after: hsSmuggled, status: 400, bodyHas: "body"},
+	{name: "chunked with a frame", extra: []string{"Transfer-Encoding: chunked"}, after: "e\r\n" + hsSmuggled + "\r\n0\r\n\r\n", status: 400, bodyHas: "body"},
+	{name: "Content-Length not a number", extra: []string{"Content-Length: 1x"}, status: 400, bodyHas: "Content-Length", httpRefuses: true},
+	{name: "Content-Lengths differ", extra: []string{"Content-Length: 0", "Content-Length: 00"}, status: 400, bodyHas: "Content-Length", httpRefuses: true},
+	{name: "Transfer-Encoding gzip", extra: []string{"Transfer-Encoding: gzip"}, status: 501, bodyHas: "Transfer-Encoding", httpRefuses: true},
+	{name: "Transfer-Encoding twice", extra: []string{"Transfer-Encoding: chunked", "Transfer-Encoding: chunked"}, status: 501, bodyHas: "Transfer-Encoding", httpRefuses: true},
 }
 
 // hsCheckRefusal fails the test unless resp answers tc: its status, headers and
-// a plain-text body containing tc.bodyHas. It returns the body.
-func hsCheckRefusal(t *testing.T, tc hsCase, resp *http.Response) string {
+// a plain-text body, which must contain tc.bodyHas if the refusal is ours
+// rather than net/http's. It returns the body.
+func hsCheckRefusal(t *testing.T, tc hsCase, resp *http.Response, ours bool) string {
 	t.Helper()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -152,7 +184,7 @@ func hsCheckRefusal(t *testing.T, tc hsCase, resp *http.Response) string {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("Content-Type %q, want text/plain", ct)
 	}
-	if !strings.HasPrefix(string(body), "websocket: ") || !strings.Contains(string(body), tc.bodyHas) {
+	if ours && (!strings.HasPrefix(string(body), "websocket: ") || !strings.Contains(string(body), tc.bodyHas)) {
 		t.Errorf("body %q does not say what was wrong (want %q in it)", body, tc.bodyHas)
 	}
 	if resp.Header.Get("Sec-WebSocket-Accept") != "" {
@@ -175,16 +207,16 @@ func TestHandshakeRequests(t *testing.T) {
 
 // hsRunCases sends every request of hsRequestCases to the echo server at
 // addr and checks the answers: refusals with their status, headers and
-// body, after which the server closes the connection if closes is set (an
-// http.Server keeps it alive), and acceptances after which the connection
-// speaks WebSocket.
-func hsRunCases(t *testing.T, addr string, closes bool) {
+// body, after which the server closes the connection if serve is set (the
+// server is Serve's; an http.Server keeps it alive), and acceptances after
+// which the connection speaks WebSocket.
+func hsRunCases(t *testing.T, addr string, serve bool) {
 	for _, tc := range hsRequestCases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, resp := dialRaw(t, addr, tc.request(addr))
 			if tc.status != http.StatusSwitchingProtocols {
-				hsCheckRefusal(t, tc, resp)
-				if closes {
+				hsCheckRefusal(t, tc, resp, serve || !tc.httpRefuses)
+				if serve {
 					c.expectEOF()
 				}
 				return
@@ -234,6 +266,10 @@ func TestUpgradeErrors(t *testing.T) {
 	for _, tc := range hsRequestCases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, resp := dialRaw(t, addr, tc.request(addr))
+			if tc.httpRefuses {
+				hsCheckRefusal(t, tc, resp, false) // and Upgrade never ran
+				return
+			}
 			err := awaitUpgradeResult(t, results)
 			if tc.status == http.StatusSwitchingProtocols {
 				hsCheckSwitched(t, resp)
@@ -242,7 +278,7 @@ func TestUpgradeErrors(t *testing.T) {
 				}
 				return
 			}
-			body := hsCheckRefusal(t, tc, resp)
+			body := hsCheckRefusal(t, tc, resp, true)
 			if err == nil {
 				t.Fatal("Upgrade returned no error")
 			}
@@ -304,7 +340,7 @@ func TestOrigin(t *testing.T) {
 				}
 				return
 			}
-			hsCheckRefusal(t, hsCase{status: tt.status, bodyHas: "Origin"}, resp)
+			hsCheckRefusal(t, hsCase{status: tt.status, bodyHas: "Origin"}, resp, true)
 			if err == nil || !strings.Contains(err.Error(), "Origin") {
 				t.Errorf("Upgrade error %v, want one about the Origin", err)
 			}

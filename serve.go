@@ -173,14 +173,16 @@ const maxRequestHeader = 8 << 10
 // them. Use Server as an http.Handler instead when the port also serves
 // ordinary HTTP, or needs HTTP/2, keep-alive or routing.
 //
-// Serve returns the error from ln.Accept, after retrying temporary ones, and
-// closes ln; closing ln stops it. After Shutdown it returns
-// http.ErrServerClosed.
+// Serve returns the error from ln.Accept, after retrying temporary ones;
+// closing ln stops it. Once Shutdown has been called, even before Serve,
+// it returns http.ErrServerClosed. It closes ln before it returns, in
+// every case.
 // Panics in the Handler are logged with the log package's standard logger.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
+		ln.Close()
 		return http.ErrServerClosed
 	}
 	if s.listeners == nil {
@@ -272,43 +274,36 @@ func (s *Server) readRequest(nc net.Conn) (c *Conn, key string) {
 }
 
 var (
-	errBadRequestLine = &handshakeError{http.StatusBadRequest, "websocket: malformed HTTP request line"}
-	errBadHeaderLine  = &handshakeError{http.StatusBadRequest, "websocket: malformed HTTP header line"}
-	errNoHost         = &handshakeError{http.StatusBadRequest, "websocket: the request has no Host header"}
-	errHeaderTooLarge = &handshakeError{http.StatusRequestHeaderFieldsTooLarge, "websocket: the request header is larger than 8 KiB"}
+	errBadRequestLine  = &handshakeError{http.StatusBadRequest, "websocket: malformed HTTP request line"}
+	errBadHeaderLine   = &handshakeError{http.StatusBadRequest, "websocket: malformed HTTP header line"}
+	errNoHost          = &handshakeError{http.StatusBadRequest, "websocket: the request has no Host header"}
+	errBadHost         = &handshakeError{http.StatusBadRequest, "websocket: malformed Host header"}
+	errHeaderTooLarge  = &handshakeError{http.StatusRequestHeaderFieldsTooLarge, "websocket: the request header is larger than 8 KiB"}
+	errVersionNotHTTP1 = &handshakeError{http.StatusHTTPVersionNotSupported, "websocket: unsupported HTTP version; the opening handshake needs HTTP/1.1"}
+	errBadLength       = &handshakeError{http.StatusBadRequest, "websocket: malformed Content-Length"}
+	errTransferCoding  = &handshakeError{http.StatusNotImplemented, "websocket: unsupported Transfer-Encoding"}
 )
 
 // parseUpgradeRequest parses into r the request line and header lines of an
 // HTTP request, b, which ends before its blank line. Only the fields the
-// handshake needs are kept.
+// handshake needs are kept. It refuses what net/http's server refuses
+// before a handler sees the request, with the same status codes, so that
+// Serve and Upgrade agree.
 func parseUpgradeRequest(r *upgradeRequest, b []byte) error {
 	// RFC 9112 section 2.2: ignore empty lines before the request line.
 	for bytes.HasPrefix(b, []byte("\r\n")) {
 		b = b[2:]
 	}
 	line, rest, _ := bytes.Cut(b, []byte("\r\n"))
-	method, line, ok1 := bytes.Cut(line, []byte(" "))
-	target, proto, ok2 := bytes.Cut(line, []byte(" "))
-	if !ok1 || !ok2 || !isToken(method) || !isRequestTarget(target) {
-		return errBadRequestLine
+	major, err := parseRequestLine(r, line)
+	if err != nil {
+		return err
 	}
-	if string(proto) == "HTTP/1.1" {
-		r.http11 = true
-	} else if major, minor, ok := http.ParseHTTPVersion(string(proto)); ok {
-		r.http11 = major > 1 || major == 1 && minor >= 1
-	} else {
-		return errBadRequestLine
-	}
-	if string(method) == http.MethodGet {
-		r.method = http.MethodGet
-	} else {
-		r.method = string(method)
-	}
-	var hosts []string
+	var hosts, lengths, codings []string
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || !isToken(name) || bytes.ContainsAny(value, "\r\n\x00") {
+		if !ok || !isToken(name) || !validHeaderValue(value) {
 			return errBadHeaderLine
 		}
 		var dst *[]string
@@ -327,15 +322,78 @@ func parseUpgradeRequest(r *upgradeRequest, b []byte) error {
 			dst = &r.origin
 		case asciiEqualFold(name, "Sec-WebSocket-Protocol"):
 			dst = &r.protocol
+		case asciiEqualFold(name, "Content-Length"):
+			dst = &lengths
+		case asciiEqualFold(name, "Transfer-Encoding"):
+			dst = &codings
 		default:
 			continue // only the handshake's own headers are kept
 		}
 		*dst = append(*dst, string(bytes.Trim(value, " \t")))
 	}
-	if len(hosts) != 1 {
+	// The order of net/http's server: body framing, version, Host.
+	if err := r.parseFraming(lengths, codings); err != nil {
+		return err
+	}
+	switch {
+	case major != 1:
+		return errVersionNotHTTP1
+	case len(hosts) != 1:
 		return errNoHost
+	case !validHost(hosts[0]):
+		return errBadHost
 	}
 	r.host = hosts[0]
+	return nil
+}
+
+// parseRequestLine parses the request line into r and returns the major
+// HTTP version.
+func parseRequestLine(r *upgradeRequest, line []byte) (major int, err error) {
+	method, line, ok1 := bytes.Cut(line, []byte(" "))
+	target, proto, ok2 := bytes.Cut(line, []byte(" "))
+	if !ok1 || !ok2 || !isToken(method) || !isRequestTarget(target) {
+		return 0, errBadRequestLine
+	}
+	if string(proto) == "HTTP/1.1" {
+		major, r.http11 = 1, true
+	} else if maj, minor, ok := http.ParseHTTPVersion(string(proto)); ok {
+		major, r.http11 = maj, maj > 1 || maj == 1 && minor >= 1
+	} else {
+		return 0, errBadRequestLine
+	}
+	if string(method) == http.MethodGet {
+		r.method = http.MethodGet
+	} else {
+		r.method = string(method)
+	}
+	return major, nil
+}
+
+// parseFraming reads the Content-Length and Transfer-Encoding header
+// values of a request into r.body, refusing those net/http refuses:
+// Content-Length values that differ or are not a decimal number, and on
+// HTTP/1.1 any Transfer-Encoding but a single "chunked" (501). A request
+// with a body is refused later, by check.
+func (r *upgradeRequest) parseFraming(lengths, codings []string) error {
+	if r.http11 && len(codings) > 0 {
+		if len(codings) != 1 || !strings.EqualFold(codings[0], "chunked") {
+			return errTransferCoding
+		}
+		r.body = true
+	}
+	for _, l := range lengths {
+		if l != lengths[0] {
+			return errBadLength
+		}
+	}
+	if len(lengths) > 0 {
+		n, err := strconv.ParseUint(lengths[0], 10, 63)
+		if err != nil {
+			return errBadLength
+		}
+		r.body = r.body || n != 0
+	}
 	return nil
 }
 
@@ -372,6 +430,33 @@ func isToken(b []byte) bool {
 		}
 	}
 	return len(b) > 0
+}
+
+// validHeaderValue reports whether b is a valid header field value as
+// net/http's server judges it: free of control bytes other than HTAB.
+// Bytes from 0x80 up (obs-text) are allowed.
+func validHeaderValue(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost reports whether s is made only of the bytes that can appear in
+// host[:port] (RFC 3986 section 3.2.2: letters, digits, unreserved and
+// sub-delims, "%" of escapes and IPv6 zones, ":" and the brackets of IPv6
+// literals), the check net/http's server makes of the Host header.
+func validHost(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= asciiLower(c) && asciiLower(c) <= 'z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // isRequestTarget reports whether b can be a request target: non-empty and

@@ -260,3 +260,29 @@ func TestServeLeadingEmptyLine(t *testing.T) {
 	c.sendFrame(true, opText, []byte("hi"))
 	c.expectFrame(opText, "hi")
 }
+
+// TestServeAfterShutdown checks that Serve called after Shutdown returns
+// http.ErrServerClosed and closes the listener, as it does whenever it
+// returns.
+func TestServeAfterShutdown(t *testing.T) {
+	s := &Server{Handler: echoHandler}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
+	}
+	// On an open listener the deadline makes Accept time out at once.
+	ln.(*net.TCPListener).SetDeadline(time.Now())
+	if conn, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		if conn != nil {
+			conn.Close()
+		}
+		t.Errorf("Accept on the listener after Serve returned: %v; want net.ErrClosed", err)
+	}
+}
