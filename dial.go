@@ -38,10 +38,29 @@ type DialOptions struct {
 	// is used.
 	TLSConfig *tls.Config
 
-	// Proxy returns the HTTP proxy to tunnel through with CONNECT for a
-	// request, as http.Transport.Proxy does; nil, or a nil URL, means a
-	// direct connection. http.ProxyFromEnvironment follows HTTP_PROXY,
-	// HTTPS_PROXY and NO_PROXY.
+	// Proxy returns the proxy to tunnel through for a request, as
+	// http.Transport.Proxy does; nil, or a nil URL, means a direct
+	// connection. It is asked about the URL with the scheme http for ws
+	// and https for wss, so http.ProxyFromEnvironment follows HTTP_PROXY
+	// for ws://, HTTPS_PROXY for wss:// and NO_PROXY (it ignores
+	// ALL_PROXY, and never proxies localhost or loopback addresses).
+	//
+	// The proxy URL's scheme chooses the protocol:
+	//   - http (or none): HTTP CONNECT, with Basic credentials from the
+	//     URL's user information sent in the clear. Default port 80.
+	//   - https: the same inside TLS to the proxy, verified with TLSConfig
+	//     (its roots and client certificates) against the proxy's host
+	//     name; TLSConfig.ServerName applies to the server only. Default
+	//     port 443. (net/http also uses its TLSClientConfig for the proxy.)
+	//   - socks5: SOCKS5 (RFC 1928), with username and password (RFC 1929)
+	//     from the user information if the proxy asks for them; the server's
+	//     host name is resolved here, with net.DefaultResolver, and the proxy
+	//     gets an IP address. Default port 1080. Unlike net/http, which
+	//     treats socks5 as socks5h, this leaks DNS lookups past the proxy.
+	//   - socks5h: the same, but the proxy gets the host name to resolve.
+	// The context of Dial bounds each exchange with the proxy, a CONNECT
+	// response head may be 16 KiB long at most, and a refusal by the proxy
+	// is a *ProxyError.
 	Proxy func(*http.Request) (*url.URL, error)
 
 	// NetDialContext makes the TCP connection. Default: a net.Dialer.
@@ -134,37 +153,24 @@ func hostPort(u *url.URL, secure bool) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// dialThroughProxy makes the TCP connection to addr, through an HTTP CONNECT
-// tunnel if opts.Proxy names a proxy, and wraps it in TLS when secure.
+// dialThroughProxy makes the TCP connection to addr, through a tunnel if
+// opts.Proxy names a proxy, and wraps it in TLS when secure.
 func dialThroughProxy(ctx context.Context, u *url.URL, addr string, secure bool, opts *DialOptions) (net.Conn, error) {
 	dial := opts.NetDialContext
 	if dial == nil {
 		var d net.Dialer
 		dial = d.DialContext
 	}
-	var proxyURL *url.URL
-	if opts.Proxy != nil {
-		// The proxy function speaks of http(s) URLs, as the HTTP
-		// transport does.
-		pu := *u
-		pu.Scheme = "http"
-		if secure {
-			pu.Scheme = "https"
-		}
-		var err error
-		proxyURL, err = opts.Proxy(&http.Request{Method: http.MethodGet, URL: &pu, Header: http.Header{}, Host: u.Host})
-		if err != nil {
-			return nil, fmt.Errorf("websocket: choosing a proxy: %w", err)
-		}
+	proxyURL, err := proxyFor(u, secure, opts)
+	if err != nil {
+		return nil, err
 	}
 	var conn net.Conn
-	var err error
-	if proxyURL == nil {
-		conn, err = dial(ctx, "tcp", addr)
-	} else {
-		conn, err = dialConnect(ctx, dial, proxyURL, addr)
-	}
-	if err != nil {
+	if proxyURL != nil {
+		if conn, err = dialProxy(ctx, dial, proxyURL, addr, opts.TLSConfig); err != nil {
+			return nil, err
+		}
+	} else if conn, err = dial(ctx, "tcp", addr); err != nil {
 		return nil, fmt.Errorf("websocket: dial %s: %w", addr, err)
 	}
 	if !secure {
@@ -184,55 +190,6 @@ func dialThroughProxy(ctx context.Context, u *url.URL, addr string, secure bool,
 		return nil, fmt.Errorf("websocket: TLS handshake with %s: %w", addr, err)
 	}
 	return tc, nil
-}
-
-// dialConnect opens a tunnel to addr through the HTTP proxy at proxyURL.
-func dialConnect(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), proxyURL *url.URL, addr string) (net.Conn, error) {
-	if proxyURL.Scheme != "http" {
-		return nil, fmt.Errorf("proxy scheme %q is not supported; use an http:// proxy", proxyURL.Scheme)
-	}
-	conn, err := dial(ctx, "tcp", hostPort(proxyURL, false))
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	req := "CONNECT " + addr + " HTTP/1.1\r\nHost: " + addr + "\r\n"
-	if user := proxyURL.User; user != nil {
-		pass, _ := user.Password()
-		req += "Proxy-Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(user.Username()+":"+pass)) + "\r\n"
-	}
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	// Read the answer a byte at a time up to its end, so that no byte of
-	// the tunnel is taken into a buffer that would be dropped.
-	resp, err := http.ReadResponse(bufio.NewReaderSize(oneByteReader{conn}, 16), nil)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("reading the proxy's CONNECT response: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		conn.Close()
-		return nil, fmt.Errorf("proxy refused CONNECT: %s", resp.Status)
-	}
-	conn.SetDeadline(time.Time{})
-	return conn, nil
-}
-
-// oneByteReader reads at most one byte per call, so a bufio.Reader over it
-// never reads past what it is asked to parse.
-type oneByteReader struct{ r io.Reader }
-
-func (o oneByteReader) Read(p []byte) (int, error) {
-	if len(p) > 1 {
-		p = p[:1]
-	}
-	return o.r.Read(p)
 }
 
 // clientHandshake sends the opening handshake request over conn and checks
