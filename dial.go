@@ -33,6 +33,13 @@ type DialOptions struct {
 	// Cookie. The headers of the handshake itself are set by Dial.
 	Header http.Header
 
+	// Jar, if not nil, keeps cookies as http.Client.Jar does: it is asked
+	// about the URL with the scheme http for ws and https for wss (so that
+	// Secure cookies go to wss:// only), its cookies join any Cookie header
+	// in Header in a single Cookie line, and the Set-Cookie lines of the
+	// server's response, whether 101 or a refusal, go to Jar.SetCookies.
+	Jar http.CookieJar
+
 	// TLSConfig configures wss:// connections. If nil, the default
 	// configuration is used; if its ServerName is empty, the URL's host
 	// is used.
@@ -76,7 +83,8 @@ var errDialContextDone = errors.New("websocket: dial cancelled or timed out by i
 //
 // The response is returned whenever the server answered, so that a refused
 // handshake can be inspected; its body has been read into the error (at
-// most 1 KiB) and closed.
+// most 1 KiB) and closed. Redirects are not followed: a 3xx answer fails
+// with a *RedirectError.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
 	if opts == nil {
 		opts = &DialOptions{}
@@ -214,6 +222,7 @@ func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, addr string
 	for _, k := range []string{"Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions"} {
 		delete(extra, k)
 	}
+	extra = withJarCookies(extra, opts.Jar, httpURL(u, secure))
 	extra.Write(&b)
 	b.WriteString("\r\n")
 	if _, err := io.WriteString(conn, b.String()); err != nil {
@@ -230,6 +239,9 @@ func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, addr string
 	if err != nil {
 		return nil, nil, fmt.Errorf("websocket: reading the handshake response: %w", err)
 	}
+	if cookies := resp.Cookies(); opts.Jar != nil && len(cookies) > 0 {
+		opts.Jar.SetCookies(httpURL(u, secure), cookies)
+	}
 	if err := checkResponse(resp, key, opts.Subprotocols); err != nil {
 		return nil, resp, err
 	}
@@ -244,6 +256,9 @@ func checkResponse(resp *http.Response, key string, offered []string) error {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		resp.Body.Close()
+		if resp.StatusCode/100 == 3 {
+			return newRedirectError(resp)
+		}
 		return fmt.Errorf("websocket: server answered %s instead of 101 Switching Protocols: %q", resp.Status, body)
 	}
 	h := resp.Header
@@ -263,4 +278,62 @@ func checkResponse(resp *http.Response, key string, offered []string) error {
 		}
 	}
 	return nil
+}
+
+// RedirectError is the error Dial returns when the server answers the
+// handshake with a redirection (a 3xx status). Dial does not follow
+// redirects, which RFC 6455 section 4.1 allows but does not require: a
+// caller that trusts the new location can dial it, minding whether the
+// credentials in DialOptions.Header should go there, and whether it leaves
+// wss for ws.
+type RedirectError struct {
+	// StatusCode is the response's status, 300 to 399.
+	StatusCode int
+	// Location is the response's Location resolved against the URL dialed
+	// (so "/new" on ws://host/old gives ws://host/new); empty if there is
+	// none or it is not a URL reference.
+	Location string
+}
+
+// newRedirectError returns the RedirectError for a 3xx response.
+func newRedirectError(resp *http.Response) *RedirectError {
+	e := &RedirectError{StatusCode: resp.StatusCode}
+	if loc, err := resp.Location(); err == nil {
+		e.Location = loc.String()
+	}
+	return e
+}
+
+// Error says where the server pointed, and that Dial did not go there.
+func (e *RedirectError) Error() string {
+	where := "without a Location"
+	if e.Location != "" {
+		where = "to " + e.Location
+	}
+	return fmt.Sprintf("websocket: server redirected the handshake (%d %s) %s; Dial does not follow redirects",
+		e.StatusCode, http.StatusText(e.StatusCode), where)
+}
+
+// withJarCookies returns h with the cookies jar has for u added to its
+// Cookie header, all in one line as RFC 6265 section 5.4 requires. h may be
+// nil, and is changed in place otherwise.
+func withJarCookies(h http.Header, jar http.CookieJar, u *url.URL) http.Header {
+	if jar == nil {
+		return h
+	}
+	cookies := jar.Cookies(u)
+	if len(cookies) == 0 {
+		return h
+	}
+	parts := h["Cookie"]
+	for _, c := range cookies {
+		if s := (&http.Cookie{Name: c.Name, Value: c.Value, Quoted: c.Quoted}).String(); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if h == nil {
+		h = http.Header{}
+	}
+	h["Cookie"] = []string{strings.Join(parts, "; ")}
+	return h
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -873,6 +874,142 @@ func TestDialProxyCancel(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Dial returned %v after the cancellation", d)
+	}
+}
+
+// TestDialCookieJar checks a round trip through DialOptions.Jar: the jar's
+// cookies join the Cookie header of Header in one line of the handshake
+// request, and cookies set by the response, 101 or a refusal, are stored.
+func TestDialCookieJar(t *testing.T) {
+	addr, conns := fakeServer(t)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := &url.URL{Scheme: "http", Host: addr, Path: "/"}
+	jar.SetCookies(site, []*http.Cookie{{Name: "session", Value: "abc"}, {Name: "theme", Value: "dark"}})
+	opts := &DialOptions{Jar: jar, Header: http.Header{"Cookie": {"mine=1"}}}
+
+	res := dialAsync(context.Background(), "ws://"+addr+"/chat", opts)
+	fc := nextFake(t, conns)
+	fc.accept(t, "Set-Cookie: token=xyz; Path=/; HttpOnly")
+	awaitDial(t, res).mustConn(t)
+	if got := fc.req.Header["Cookie"]; len(got) != 1 || got[0] != "mine=1; session=abc; theme=dark" {
+		t.Errorf("request Cookie lines %q; want one, \"mine=1; session=abc; theme=dark\"", got)
+	}
+	if got := opts.Header["Cookie"]; len(got) != 1 || got[0] != "mine=1" {
+		t.Errorf("Dial changed the caller's Cookie header to %q", got)
+	}
+
+	res = dialAsync(context.Background(), "ws://"+addr+"/chat", &DialOptions{Jar: jar})
+	fc = nextFake(t, conns)
+	fc.write(t, "HTTP/1.1 403 Forbidden\r\nSet-Cookie: refused=yes\r\nContent-Length: 0\r\n\r\n")
+	if r := awaitDial(t, res); r.err == nil {
+		t.Fatal("Dial succeeded against a 403")
+	}
+	if got := fc.req.Header.Get("Cookie"); got != "session=abc; theme=dark; token=xyz" {
+		t.Errorf("second request has Cookie %q; want the jar's, with the token set by the first response", got)
+	}
+	var names []string
+	for _, c := range jar.Cookies(site) {
+		names = append(names, c.Name+"="+c.Value)
+	}
+	if !slices.Contains(names, "refused=yes") {
+		t.Errorf("jar holds %q after a refusal that set a cookie; want refused=yes among them", names)
+	}
+}
+
+// recordingJar is a cookie jar that records the URLs it is asked about.
+type recordingJar struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+// Cookies records u and returns none.
+func (j *recordingJar) Cookies(u *url.URL) []*http.Cookie {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.urls = append(j.urls, "get "+u.String())
+	return nil
+}
+
+// SetCookies records u.
+func (j *recordingJar) SetCookies(u *url.URL, _ []*http.Cookie) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.urls = append(j.urls, "set "+u.String())
+}
+
+// TestDialCookieJarURL checks that the jar is asked about the http:// form
+// of a ws:// URL and the https:// form of a wss:// one, path and query
+// kept, so that Secure cookies go to wss:// only; and that a jar without
+// cookies adds no Cookie line.
+func TestDialCookieJarURL(t *testing.T) {
+	addr, conns := fakeServer(t)
+	jar := &recordingJar{}
+	res := dialAsync(context.Background(), "ws://"+addr+"/a?b=c", &DialOptions{Jar: jar})
+	fc := nextFake(t, conns)
+	fc.accept(t, "Set-Cookie: x=1")
+	awaitDial(t, res).mustConn(t)
+	if _, ok := fc.req.Header["Cookie"]; ok {
+		t.Errorf("request has Cookie %q from an empty jar", fc.req.Header["Cookie"])
+	}
+
+	srv := serveWS(t, &Server{Handler: echoHandler}, true)
+	_, tlsConfig := testTLS(t)
+	secureAddr := srv.Listener.Addr().String()
+	checkEcho(t, mustDial(t, "wss://"+secureAddr+"/s", &DialOptions{Jar: jar, TLSConfig: tlsConfig}), "secure")
+	want := []string{"get http://" + addr + "/a?b=c", "set http://" + addr + "/a?b=c", "get https://" + secureAddr + "/s"}
+	jar.mu.Lock()
+	defer jar.mu.Unlock()
+	if !slices.Equal(jar.urls, want) {
+		t.Errorf("jar calls %q, want %q", jar.urls, want)
+	}
+}
+
+// TestDialRedirect answers the handshake with redirections: Dial does not
+// follow them, and fails with a *RedirectError that gives the status and
+// the Location resolved against the URL dialed, along with the response.
+func TestDialRedirect(t *testing.T) {
+	cases := []struct {
+		name     string
+		status   string
+		location string // the header line's value; none if empty
+		want     func(addr string) string
+	}{
+		{"absolute", "302 Found", "wss://other.example/socket", func(string) string { return "wss://other.example/socket" }},
+		{"relative path", "301 Moved Permanently", "/new?x=1", func(addr string) string { return "ws://" + addr + "/new?x=1" }},
+		{"relative to the path", "307 Temporary Redirect", "sibling", func(addr string) string { return "ws://" + addr + "/room/sibling" }},
+		{"other scheme", "308 Permanent Redirect", "https://example.com/", func(string) string { return "https://example.com/" }},
+		{"no Location", "300 Multiple Choices", "", func(string) string { return "" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, conns := fakeServer(t)
+			res := dialAsync(context.Background(), "ws://"+addr+"/room/old", nil)
+			fc := nextFake(t, conns)
+			resp := "HTTP/1.1 " + tc.status + "\r\nContent-Length: 4\r\n"
+			if tc.location != "" {
+				resp += "Location: " + tc.location + "\r\n"
+			}
+			fc.write(t, resp+"\r\nmoved")
+			r := awaitDial(t, res)
+			var re *RedirectError
+			if !errors.As(r.err, &re) {
+				t.Fatalf("Dial: %v; want a *RedirectError", r.err)
+			}
+			code, _ := strconv.Atoi(tc.status[:3])
+			want := tc.want(addr)
+			if re.StatusCode != code || re.Location != want {
+				t.Errorf("RedirectError %+v; want status %d, Location %q", re, code, want)
+			}
+			if msg := r.err.Error(); !strings.HasPrefix(msg, "websocket: ") || !strings.Contains(msg, tc.status) || !strings.Contains(msg, want) {
+				t.Errorf("error %q does not give the status and the Location", msg)
+			}
+			if r.c != nil || r.resp == nil || r.resp.StatusCode != code {
+				t.Errorf("Dial returned Conn %v and response %v; want no Conn and the %d response", r.c, r.resp, code)
+			}
+		})
 	}
 }
 
