@@ -36,15 +36,41 @@ type DialOptions struct {
 	// host in the request.
 	Header http.Header
 
+	// Jar, if not nil, keeps cookies as http.Client.Jar does: it is asked
+	// about the URL with the scheme http for ws and https for wss (so that
+	// Secure cookies go to wss:// only), its cookies join any Cookie header
+	// in Header in a single Cookie line, and the Set-Cookie lines of the
+	// server's response, whether 101 or a refusal, go to Jar.SetCookies.
+	Jar http.CookieJar
+
 	// TLSConfig configures wss:// connections. If nil, the default
 	// configuration is used; if its ServerName is empty, the URL's host
 	// is used.
 	TLSConfig *tls.Config
 
-	// Proxy returns the HTTP proxy to tunnel through with CONNECT for a
-	// request, as http.Transport.Proxy does; nil, or a nil URL, means a
-	// direct connection. http.ProxyFromEnvironment follows HTTP_PROXY,
-	// HTTPS_PROXY and NO_PROXY.
+	// Proxy returns the proxy to tunnel through for a request, as
+	// http.Transport.Proxy does; nil, or a nil URL, means a direct
+	// connection. It is asked about the URL with the scheme http for ws
+	// and https for wss, so http.ProxyFromEnvironment follows HTTP_PROXY
+	// for ws://, HTTPS_PROXY for wss:// and NO_PROXY (it ignores
+	// ALL_PROXY, and never proxies localhost or loopback addresses).
+	//
+	// The proxy URL's scheme chooses the protocol:
+	//   - http (or none): HTTP CONNECT, with Basic credentials from the
+	//     URL's user information sent in the clear. Default port 80.
+	//   - https: the same inside TLS to the proxy, verified with TLSConfig
+	//     (its roots and client certificates) against the proxy's host
+	//     name; TLSConfig.ServerName applies to the server only. Default
+	//     port 443. (net/http also uses its TLSClientConfig for the proxy.)
+	//   - socks5: SOCKS5 (RFC 1928), with username and password (RFC 1929)
+	//     from the user information if the proxy asks for them; the server's
+	//     host name is resolved here, with net.DefaultResolver, and the proxy
+	//     gets an IP address. Default port 1080. Unlike net/http, which
+	//     treats socks5 as socks5h, this leaks DNS lookups past the proxy.
+	//   - socks5h: the same, but the proxy gets the host name to resolve.
+	// The context of Dial bounds each exchange with the proxy, a CONNECT
+	// response head may be 16 KiB long at most, and a refusal by the proxy
+	// is a *ProxyError.
 	Proxy func(*http.Request) (*url.URL, error)
 
 	// NetDialContext makes the TCP connection. Default: a net.Dialer.
@@ -62,6 +88,7 @@ var errDialContextDone = errors.New("websocket: dial cancelled or timed out by i
 // handshake can be inspected; its body has been read into the error (at
 // most 1 KiB) and closed. A response whose status line and headers exceed
 // 16 KiB fails the dial, as does a proxy's answer to CONNECT that does.
+// Redirects are not followed: a 3xx answer fails with a *RedirectError.
 //
 // Values in opts that cannot be sent as they are fail the dial before it
 // connects: a Host in Header that is not host[:port], other Header names
@@ -87,7 +114,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		return nil, nil, errors.New("websocket: user information in the URL is not supported; set an Authorization header")
 	}
 	addr := hostPort(u, secure)
-	req, key, err := clientRequest(u, opts)
+	req, key, err := clientRequest(u, secure, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -105,7 +132,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		netConn.SetDeadline(d)
 	}
 	stop := context.AfterFunc(ctx, func() { netConn.SetDeadline(time.Unix(1, 0)) })
-	c, resp, err := clientHandshake(ctx, netConn, u, req, key, opts)
+	c, resp, err := clientHandshake(ctx, netConn, u, secure, req, key, opts)
 	if !stop() && err == nil {
 		err = errDialContextDone
 	}
@@ -147,37 +174,24 @@ func hostPort(u *url.URL, secure bool) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// dialThroughProxy makes the TCP connection to addr, through an HTTP CONNECT
-// tunnel if opts.Proxy names a proxy, and wraps it in TLS when secure.
+// dialThroughProxy makes the TCP connection to addr, through a tunnel if
+// opts.Proxy names a proxy, and wraps it in TLS when secure.
 func dialThroughProxy(ctx context.Context, u *url.URL, addr string, secure bool, opts *DialOptions) (net.Conn, error) {
 	dial := opts.NetDialContext
 	if dial == nil {
 		var d net.Dialer
 		dial = d.DialContext
 	}
-	var proxyURL *url.URL
-	if opts.Proxy != nil {
-		// The proxy function speaks of http(s) URLs, as the HTTP
-		// transport does.
-		pu := *u
-		pu.Scheme = "http"
-		if secure {
-			pu.Scheme = "https"
-		}
-		var err error
-		proxyURL, err = opts.Proxy(&http.Request{Method: http.MethodGet, URL: &pu, Header: http.Header{}, Host: u.Host})
-		if err != nil {
-			return nil, fmt.Errorf("websocket: choosing a proxy: %w", err)
-		}
+	proxyURL, err := proxyFor(u, secure, opts)
+	if err != nil {
+		return nil, err
 	}
 	var conn net.Conn
-	var err error
-	if proxyURL == nil {
-		conn, err = dial(ctx, "tcp", addr)
-	} else {
-		conn, err = dialConnect(ctx, dial, proxyURL, addr)
-	}
-	if err != nil {
+	if proxyURL != nil {
+		if conn, err = dialProxy(ctx, dial, proxyURL, addr, opts.TLSConfig); err != nil {
+			return nil, err
+		}
+	} else if conn, err = dial(ctx, "tcp", addr); err != nil {
 		return nil, fmt.Errorf("websocket: dial %s: %w", addr, err)
 	}
 	if !secure {
@@ -199,56 +213,6 @@ func dialThroughProxy(ctx context.Context, u *url.URL, addr string, secure bool,
 	return tc, nil
 }
 
-// dialConnect opens a tunnel to addr through the HTTP proxy at proxyURL.
-func dialConnect(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), proxyURL *url.URL, addr string) (net.Conn, error) {
-	if proxyURL.Scheme != "http" {
-		return nil, fmt.Errorf("proxy scheme %q is not supported; use an http:// proxy", proxyURL.Scheme)
-	}
-	conn, err := dial(ctx, "tcp", hostPort(proxyURL, false))
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	req := "CONNECT " + addr + " HTTP/1.1\r\nHost: " + addr + "\r\n"
-	if user := proxyURL.User; user != nil {
-		pass, _ := user.Password()
-		req += "Proxy-Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(user.Username()+":"+pass)) + "\r\n"
-	}
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	// Read the answer a byte at a time up to its end, so that no byte of
-	// the tunnel is taken into a buffer that would be dropped.
-	head := &headReader{r: conn, n: maxResponseHead, err: errProxyHeadTooLarge}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(oneByteReader{head}, 16), nil)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("reading the proxy's CONNECT response: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		conn.Close()
-		return nil, fmt.Errorf("proxy refused CONNECT: %s", resp.Status)
-	}
-	conn.SetDeadline(time.Time{})
-	return conn, nil
-}
-
-// oneByteReader reads at most one byte per call, so a bufio.Reader over it
-// never reads past what it is asked to parse.
-type oneByteReader struct{ r io.Reader }
-
-func (o oneByteReader) Read(p []byte) (int, error) {
-	if len(p) > 1 {
-		p = p[:1]
-	}
-	return o.r.Read(p)
-}
-
 // maxResponseHead bounds the head (status line and header lines) of a
 // response that Dial reads: the server's answer to the opening handshake
 // and a proxy's answer to CONNECT.
@@ -256,7 +220,6 @@ const maxResponseHead = 16 << 10
 
 var (
 	errResponseHeadTooLarge = fmt.Errorf("websocket: handshake response header larger than %d bytes", maxResponseHead)
-	errProxyHeadTooLarge    = fmt.Errorf("header larger than %d bytes", maxResponseHead)
 )
 
 // headReader passes reads on to r until n bytes have been read, and then
@@ -296,7 +259,7 @@ var dialHeaders = map[string]bool{
 // clientRequest returns the opening handshake request for u, with a fresh
 // Sec-WebSocket-Key, and that key. It refuses values of opts that would not
 // make a well-formed request, so that none can add header lines.
-func clientRequest(u *url.URL, opts *DialOptions) (req, key string, err error) {
+func clientRequest(u *url.URL, secure bool, opts *DialOptions) (req, key string, err error) {
 	target := u.RequestURI()
 	if !isRequestTarget([]byte(target)) {
 		return "", "", fmt.Errorf("websocket: the URL's path and query %q contain a space", target)
@@ -339,6 +302,7 @@ func clientRequest(u *url.URL, opts *DialOptions) (req, key string, err error) {
 	if len(opts.Subprotocols) > 0 {
 		b.WriteString("Sec-WebSocket-Protocol: " + strings.Join(opts.Subprotocols, ", ") + "\r\n")
 	}
+	extra = withJarCookies(extra, opts.Jar, httpURL(u, secure))
 	extra.Write(&b)
 	b.WriteString("\r\n")
 	return b.String(), key, nil
@@ -347,7 +311,7 @@ func clientRequest(u *url.URL, opts *DialOptions) (req, key string, err error) {
 // clientHandshake sends the opening handshake request req, made by
 // clientRequest with key, over conn and checks the response strictly (RFC
 // 6455 section 4.1).
-func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, req, key string, opts *DialOptions) (*Conn, *http.Response, error) {
+func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, secure bool, req, key string, opts *DialOptions) (*Conn, *http.Response, error) {
 	if _, err := io.WriteString(conn, req); err != nil {
 		return nil, nil, fmt.Errorf("websocket: sending the handshake request: %w", err)
 	}
@@ -368,6 +332,9 @@ func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, req, key st
 		return nil, nil, fmt.Errorf("websocket: reading the handshake response: %w", err)
 	}
 	head.n = math.MaxInt // checkResponse reads at most 1 KiB of a refusal's body
+	if cookies := resp.Cookies(); opts.Jar != nil && len(cookies) > 0 {
+		opts.Jar.SetCookies(httpURL(u, secure), cookies)
+	}
 	if err := checkResponse(resp, key, opts.Subprotocols); err != nil {
 		return nil, resp, err
 	}
@@ -381,6 +348,9 @@ func checkResponse(resp *http.Response, key string, offered []string) error {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		resp.Body.Close()
+		if resp.StatusCode/100 == 3 {
+			return newRedirectError(resp)
+		}
 		return fmt.Errorf("websocket: server answered %s instead of 101 Switching Protocols: %q", resp.Status, body)
 	}
 	h := resp.Header
@@ -400,4 +370,62 @@ func checkResponse(resp *http.Response, key string, offered []string) error {
 		}
 	}
 	return nil
+}
+
+// RedirectError is the error Dial returns when the server answers the
+// handshake with a redirection (a 3xx status). Dial does not follow
+// redirects, which RFC 6455 section 4.1 allows but does not require: a
+// caller that trusts the new location can dial it, minding whether the
+// credentials in DialOptions.Header should go there, and whether it leaves
+// wss for ws.
+type RedirectError struct {
+	// StatusCode is the response's status, 300 to 399.
+	StatusCode int
+	// Location is the response's Location resolved against the URL dialed
+	// (so "/new" on ws://host/old gives ws://host/new); empty if there is
+	// none or it is not a URL reference.
+	Location string
+}
+
+// newRedirectError returns the RedirectError for a 3xx response.
+func newRedirectError(resp *http.Response) *RedirectError {
+	e := &RedirectError{StatusCode: resp.StatusCode}
+	if loc, err := resp.Location(); err == nil {
+		e.Location = loc.String()
+	}
+	return e
+}
+
+// Error says where the server pointed, and that Dial did not go there.
+func (e *RedirectError) Error() string {
+	where := "without a Location"
+	if e.Location != "" {
+		where = "to " + e.Location
+	}
+	return fmt.Sprintf("websocket: server redirected the handshake (%d %s) %s; Dial does not follow redirects",
+		e.StatusCode, http.StatusText(e.StatusCode), where)
+}
+
+// withJarCookies returns h with the cookies jar has for u added to its
+// Cookie header, all in one line as RFC 6265 section 5.4 requires. h may be
+// nil, and is changed in place otherwise.
+func withJarCookies(h http.Header, jar http.CookieJar, u *url.URL) http.Header {
+	if jar == nil {
+		return h
+	}
+	cookies := jar.Cookies(u)
+	if len(cookies) == 0 {
+		return h
+	}
+	parts := h["Cookie"]
+	for _, c := range cookies {
+		if s := (&http.Cookie{Name: c.Name, Value: c.Value, Quoted: c.Quoted}).String(); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if h == nil {
+		h = http.Header{}
+	}
+	h["Cookie"] = []string{strings.Join(parts, "; ")}
+	return h
 }

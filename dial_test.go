@@ -1196,7 +1196,7 @@ func FuzzClientRequest(f *testing.F) {
 		u := &url.URL{Scheme: "ws", Host: "example.com", Path: "/p", RawQuery: "q"}
 		opts := &DialOptions{Options: Options{Subprotocols: []string{sub}}, Header: http.Header{name: {value}}}
 		opts.Header.Add("Host", host)
-		req, key, err := clientRequest(u, opts)
+		req, key, err := clientRequest(u, false, opts)
 		if err != nil {
 			return
 		}
@@ -1429,9 +1429,9 @@ func TestDialResponseHeadTooLarge(t *testing.T) {
 		{"endless lines", false, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n", "X-Pad: a\r\n",
 			"websocket: handshake response header larger than 16384 bytes"},
 		{"proxy endless line", true, "HTTP/1.1 200 Connection established\r\nX-Long: ", "a",
-			"proxy's CONNECT response: header larger than 16384 bytes"},
+			"reading the CONNECT response: response head exceeds 16 KiB"},
 		{"proxy endless lines", true, "HTTP/1.1 200 Connection established\r\n", "X-Pad: a\r\n",
-			"proxy's CONNECT response: header larger than 16384 bytes"},
+			"reading the CONNECT response: response head exceeds 16 KiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, conns := fakeServer(t)
@@ -1755,207 +1755,6 @@ func TestDialTLS(t *testing.T) {
 	}
 	if caConfig.ServerName != "" {
 		t.Errorf("Dial changed the caller's TLSConfig.ServerName to %q", caConfig.ServerName)
-	}
-}
-
-// testProxy is an HTTP CONNECT proxy on 127.0.0.1 for tests. It tunnels only
-// to 127.0.0.1 and, if auth is set, requires that Proxy-Authorization.
-type testProxy struct {
-	url  *url.URL
-	auth string // the Proxy-Authorization value required, or ""
-
-	mu      sync.Mutex
-	targets []string // the addresses tunnelled to
-	open    []net.Conn
-	closed  bool
-}
-
-// startProxy starts a testProxy; user and pass, if set, are required. The
-// proxy stops at cleanup, closing its connections.
-func startProxy(t testing.TB, user, pass string) *testProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &testProxy{url: &url.URL{Scheme: "http", Host: ln.Addr().String()}}
-	if user != "" {
-		p.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.track(conn)
-			wg.Go(func() { p.serve(t, conn) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		p.closed = true
-		for _, c := range p.open {
-			c.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	return p
-}
-
-// track records conn for closing at cleanup, or closes it if that has
-// begun.
-func (p *testProxy) track(conn net.Conn) {
-	p.mu.Lock()
-	if p.closed {
-		conn.Close()
-	}
-	p.open = append(p.open, conn)
-	p.mu.Unlock()
-}
-
-// serve handles one client connection: a CONNECT request, then the tunnel.
-func (p *testProxy) serve(t testing.TB, conn net.Conn) {
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(testTimeout))
-	br := bufio.NewReader(conn)
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		t.Errorf("proxy reading the request: %v", err)
-		return
-	}
-	refuse := func(status string) {
-		io.WriteString(conn, "HTTP/1.1 "+status+"\r\nProxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n")
-	}
-	host, _, _ := net.SplitHostPort(req.Host)
-	switch {
-	case req.Method != http.MethodConnect:
-		refuse("405 Method Not Allowed")
-		return
-	case p.auth != "" && req.Header.Get("Proxy-Authorization") != p.auth:
-		refuse("407 Proxy Authentication Required")
-		return
-	case host != "127.0.0.1":
-		refuse("403 Forbidden")
-		return
-	}
-	up, err := net.DialTimeout("tcp", req.Host, testTimeout)
-	if err != nil {
-		refuse("502 Bad Gateway")
-		return
-	}
-	p.track(up)
-	defer up.Close()
-	up.SetDeadline(time.Now().Add(testTimeout))
-	p.mu.Lock()
-	p.targets = append(p.targets, req.Host)
-	p.mu.Unlock()
-	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
-		return
-	}
-	// Pipe both ways, passing on each half-close, until both ends are done.
-	// br may hold bytes the client sent after its request.
-	upDone := make(chan struct{})
-	go func() {
-		io.Copy(up, br)
-		up.(*net.TCPConn).CloseWrite()
-		close(upDone)
-	}()
-	io.Copy(conn, up)
-	conn.(*net.TCPConn).CloseWrite()
-	<-upDone
-}
-
-// tunnelled returns the addresses the proxy has tunnelled to.
-func (p *testProxy) tunnelled() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.targets...)
-}
-
-// TestDialProxy dials ws:// and wss:// servers through a CONNECT proxy, with
-// and without credentials, and checks that refusals from the proxy fail
-// Dial with the proxy's status.
-func TestDialProxy(t *testing.T) {
-	plain := serveWS(t, &Server{Handler: echoHandler}, false)
-	secure := serveWS(t, &Server{Handler: echoHandler}, true)
-	tlsConfig := secure.Client().Transport.(*http.Transport).TLSClientConfig
-
-	cases := []struct {
-		name       string
-		user, pass string // the proxy requires these if set
-		urlUser    *url.Userinfo
-		target     *httptest.Server
-		wantErr    string
-	}{
-		{"ws", "", "", nil, plain, ""},
-		{"wss", "", "", nil, secure, ""},
-		{"ws with credentials", "alice", "s3cret:!", url.UserPassword("alice", "s3cret:!"), plain, ""},
-		{"wss with credentials", "alice", "pw", url.UserPassword("alice", "pw"), secure, ""},
-		{"no credentials", "alice", "pw", nil, plain, "407"},
-		{"wrong password", "alice", "pw", url.UserPassword("alice", "nope"), plain, "407"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := startProxy(t, tc.user, tc.pass)
-			proxyURL := *p.url
-			proxyURL.User = tc.urlUser
-			var asked *url.URL
-			opts := &DialOptions{
-				TLSConfig: tlsConfig,
-				Proxy: func(r *http.Request) (*url.URL, error) {
-					asked = r.URL
-					return http.ProxyURL(&proxyURL)(r)
-				},
-			}
-			addr := tc.target.Listener.Addr().String()
-			scheme := "ws"
-			if tc.target == secure {
-				scheme = "wss"
-			}
-			c, _, err := Dial(context.Background(), scheme+"://"+addr+"/", opts)
-			if asked == nil || asked.Host != addr || asked.Scheme != strings.Replace(scheme, "ws", "http", 1) {
-				t.Errorf("Proxy was asked about %v; want %s://%s", asked, strings.Replace(scheme, "ws", "http", 1), addr)
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "proxy") {
-					t.Fatalf("Dial: %v; want an error from the proxy mentioning %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Dial: %v", err)
-			}
-			defer c.CloseNow()
-			c.SetDeadline(time.Now().Add(testTimeout))
-			checkEcho(t, c, "through the tunnel")
-			if got := p.tunnelled(); len(got) != 1 || got[0] != addr {
-				t.Errorf("proxy tunnelled to %q, want [%s]", got, addr)
-			}
-		})
-	}
-}
-
-// TestDialProxyUnsupported checks that a proxy URL of a scheme Dial cannot
-// speak fails with an error naming it, and that an error from the Proxy
-// function is passed on.
-func TestDialProxyUnsupported(t *testing.T) {
-	boom := errors.New("no proxy for you")
-	for _, tc := range []struct {
-		proxy   func(*http.Request) (*url.URL, error)
-		want    string
-		wantErr error
-	}{
-		{http.ProxyURL(&url.URL{Scheme: "socks5", Host: "127.0.0.1:1"}), "socks5", nil},
-		{func(*http.Request) (*url.URL, error) { return nil, boom }, "proxy", boom},
-	} {
-		_, _, err := Dial(context.Background(), "ws://127.0.0.1:1/", &DialOptions{Proxy: tc.proxy})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
-			t.Errorf("Dial: %v; want an error mentioning %q", err, tc.want)
-		}
 	}
 }
 
