@@ -115,11 +115,6 @@ const (
 // has reports whether any of the state bits in mask is set.
 func (c *Conn) has(mask uint32) bool { return c.state.Load()&mask != 0 }
 
-// negotiated is what the opening handshake settled, for newConn.
-type negotiated struct {
-	subprotocol string
-}
-
 // newConn makes a Conn over nc. buffered holds bytes already read from nc
 // that belong to the WebSocket stream.
 func newConn(nc net.Conn, server bool, buffered []byte, o *Options, neg negotiated) *Conn {

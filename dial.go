@@ -244,18 +244,6 @@ func (h *headReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// dialHeaders are the request headers that Dial sets itself, by their
-// canonical names.
-var dialHeaders = map[string]bool{
-	"Host":                     true,
-	"Upgrade":                  true,
-	"Connection":               true,
-	"Sec-Websocket-Key":        true,
-	"Sec-Websocket-Version":    true,
-	"Sec-Websocket-Protocol":   true,
-	"Sec-Websocket-Extensions": true,
-}
-
 // clientRequest returns the opening handshake request for u, with a fresh
 // Sec-WebSocket-Key, and that key. It refuses values of opts that would not
 // make a well-formed request, so that none can add header lines.
@@ -278,7 +266,7 @@ func clientRequest(u *url.URL, secure bool, opts *DialOptions) (req, key string,
 	}
 	extra := make(http.Header, len(opts.Header))
 	for name, values := range opts.Header {
-		if dialHeaders[http.CanonicalHeaderKey(name)] {
+		if handshakeHeaders[http.CanonicalHeaderKey(name)] {
 			continue
 		}
 		if !isToken([]byte(name)) {
@@ -302,6 +290,9 @@ func clientRequest(u *url.URL, secure bool, opts *DialOptions) (req, key string,
 	if len(opts.Subprotocols) > 0 {
 		b.WriteString("Sec-WebSocket-Protocol: " + strings.Join(opts.Subprotocols, ", ") + "\r\n")
 	}
+	if opts.Compression != nil {
+		b.WriteString("Sec-WebSocket-Extensions: " + deflateOffer(opts.Compression.config()) + "\r\n")
+	}
 	extra = withJarCookies(extra, opts.Jar, httpURL(u, secure))
 	extra.Write(&b)
 	b.WriteString("\r\n")
@@ -316,14 +307,10 @@ func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, secure bool
 		return nil, nil, fmt.Errorf("websocket: sending the handshake request: %w", err)
 	}
 
-	rsize := opts.ReadBufferSize
-	if rsize <= 0 {
-		rsize = DefaultBufferSize
-	}
 	// The bound counts every byte br reads, frames after the head
 	// included; a head within it is read whole before it is reached.
 	head := &headReader{r: conn, n: maxResponseHead, err: errResponseHeadTooLarge}
-	br := bufio.NewReaderSize(head, max(rsize, minBufferSize))
+	br := bufio.NewReaderSize(head, bufferSize(opts.ReadBufferSize))
 	resp, err := http.ReadResponse(br, (&http.Request{Method: http.MethodGet, URL: u}).WithContext(ctx))
 	switch {
 	case errors.Is(err, errResponseHeadTooLarge):
@@ -335,41 +322,48 @@ func clientHandshake(ctx context.Context, conn net.Conn, u *url.URL, secure bool
 	if cookies := resp.Cookies(); opts.Jar != nil && len(cookies) > 0 {
 		opts.Jar.SetCookies(httpURL(u, secure), cookies)
 	}
-	if err := checkResponse(resp, key, opts.Subprotocols); err != nil {
+	neg, err := checkResponse(resp, key, &opts.Options)
+	if err != nil {
 		return nil, resp, err
 	}
 	buffered, _ := br.Peek(br.Buffered())
-	c := newConn(conn, false, buffered, &opts.Options, negotiated{subprotocol: resp.Header.Get("Sec-Websocket-Protocol")})
+	c := newConn(conn, false, buffered, &opts.Options, neg)
 	return c, resp, nil
 }
 
-// checkResponse checks the server's answer to the opening handshake.
-func checkResponse(resp *http.Response, key string, offered []string) error {
+// checkResponse checks the server's answer to the opening handshake against
+// what opts offered, and returns what was negotiated.
+func checkResponse(resp *http.Response, key string, opts *Options) (neg negotiated, err error) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		resp.Body.Close()
 		if resp.StatusCode/100 == 3 {
-			return newRedirectError(resp)
+			return neg, newRedirectError(resp)
 		}
-		return fmt.Errorf("websocket: server answered %s instead of 101 Switching Protocols: %q", resp.Status, body)
+		return neg, fmt.Errorf("websocket: server answered %s instead of 101 Switching Protocols: %q", resp.Status, body)
 	}
 	h := resp.Header
 	switch {
 	case !hasToken(h["Upgrade"], "websocket"):
-		return errors.New("websocket: handshake response lacks Upgrade: websocket")
+		return neg, errors.New("websocket: handshake response lacks Upgrade: websocket")
 	case !hasToken(h["Connection"], "upgrade"):
-		return errors.New("websocket: handshake response lacks Connection: upgrade")
+		return neg, errors.New("websocket: handshake response lacks Connection: upgrade")
 	case len(h["Sec-Websocket-Accept"]) != 1 || h.Get("Sec-Websocket-Accept") != AcceptKey(key):
-		return errors.New("websocket: handshake response has a wrong Sec-WebSocket-Accept; the server does not speak RFC 6455")
-	case len(h["Sec-Websocket-Extensions"]) > 0:
-		return errors.New("websocket: server chose an extension that was not offered")
-	}
-	if p := h["Sec-Websocket-Protocol"]; len(p) > 0 {
-		if len(p) > 1 || !slices.Contains(offered, p[0]) {
-			return fmt.Errorf("websocket: server chose subprotocol %q, which was not offered", strings.Join(p, ", "))
+		return neg, errors.New("websocket: handshake response has a wrong Sec-WebSocket-Accept; the server does not speak RFC 6455")
+	case len(h["Sec-Websocket-Extensions"]) > 0 && opts.Compression == nil:
+		return neg, errors.New("websocket: server chose an extension that was not offered")
+	case opts.Compression != nil:
+		if neg.deflate, neg.compress, err = acceptDeflateResponse(h["Sec-Websocket-Extensions"], opts.Compression.config()); err != nil {
+			return neg, err
 		}
 	}
-	return nil
+	if p := h["Sec-Websocket-Protocol"]; len(p) > 0 {
+		if len(p) > 1 || !slices.Contains(opts.Subprotocols, p[0]) {
+			return neg, fmt.Errorf("websocket: server chose subprotocol %q, which was not offered", strings.Join(p, ", "))
+		}
+	}
+	neg.subprotocol = h.Get("Sec-Websocket-Protocol")
+	return neg, nil
 }
 
 // RedirectError is the error Dial returns when the server answers the

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"iter"
+	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -85,6 +86,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 		keys:       r.Header["Sec-Websocket-Key"],
 		origin:     r.Header["Origin"],
 		protocol:   r.Header["Sec-Websocket-Protocol"],
+		extensions: r.Header["Sec-Websocket-Extensions"],
 	}
 	if err := req.check(opts); err != nil {
 		he := err.(*handshakeError)
@@ -104,15 +106,15 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 	// Bytes the client sent after its request (its first frames) may
 	// already sit in the server's buffer; they belong to the WebSocket.
 	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	c := newConn(netConn, true, buffered, opts, negotiated{subprotocol: selectSubprotocol(req.protocol, opts.Subprotocols)})
+	neg := req.negotiate(opts)
 	// Drop any deadline the http.Server set, and bound the response.
 	netConn.SetReadDeadline(time.Time{})
 	netConn.SetWriteDeadline(time.Now().Add(opts.handshakeTimeout()))
-	if err := c.accept(req.keys[0], w.Header()); err != nil {
+	if err := writeAccept(netConn, req.keys[0], &neg, w.Header()); err != nil {
 		return nil, err
 	}
 	netConn.SetWriteDeadline(time.Time{})
-	return c, nil
+	return newConn(netConn, true, buffered, opts, neg), nil
 }
 
 // upgradeRequest is what the opening handshake reads of an HTTP request.
@@ -122,7 +124,7 @@ type upgradeRequest struct {
 	http11                             bool // HTTP/1.1 or later
 	body                               bool // the request has a body, which would be taken for frames
 	connection, upgrade, version, keys []string
-	origin, protocol                   []string
+	origin, protocol, extensions       []string
 }
 
 // check checks the request against RFC 6455 section 4.2.1 and the origin
@@ -149,38 +151,64 @@ func (r *upgradeRequest) check(opts *Options) error {
 	return nil
 }
 
-// accept answers a checked request, whose Sec-WebSocket-Key is key, with
-// the 101 response naming what was negotiated. Lines of extra
-// are added to the response, except those of the handshake itself. The
-// caller bounds it with a write deadline. On error it closes the
-// connection.
-func (c *Conn) accept(key string, extra http.Header) error {
-	bp := getBuffer(c.wsize)
+// negotiated is what the opening handshake settled: the subprotocol and,
+// if permessage-deflate was agreed, its parameters and the response's
+// Sec-WebSocket-Extensions value.
+type negotiated struct {
+	subprotocol string
+	extensions  string
+	deflate     deflateParams
+	compress    bool // permessage-deflate is in use
+}
+
+// negotiate chooses, among what a checked request offers, the subprotocol
+// and the extensions the connection uses (RFC 6455 sections 4.2.2 and 9.1).
+func (r *upgradeRequest) negotiate(opts *Options) negotiated {
+	neg := negotiated{subprotocol: selectSubprotocol(r.protocol, opts.Subprotocols)}
+	if opts.Compression != nil {
+		neg.deflate, neg.extensions, neg.compress = negotiateDeflate(r.extensions, opts.Compression.config())
+	}
+	return neg
+}
+
+// writeAccept answers a checked request, whose Sec-WebSocket-Key is key,
+// with the 101 response naming what was negotiated. Lines of extra are
+// added to the response, except those of the handshake itself. The caller
+// bounds it with a write deadline. On error it closes the connection.
+func writeAccept(nc net.Conn, key string, neg *negotiated, extra http.Header) error {
+	bp := getBuffer(512)
 	defer putBuffer(bp)
 	resp := append((*bp)[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	resp = appendAcceptKey(resp, key)
-	if c.subprotocol != "" {
-		resp = append(append(append(resp, "\r\nSec-WebSocket-Protocol: "...), c.subprotocol...), "\r\n"...)
-	} else {
-		resp = append(resp, "\r\n"...)
+	if neg.subprotocol != "" {
+		resp = append(append(resp, "\r\nSec-WebSocket-Protocol: "...), neg.subprotocol...)
 	}
+	if neg.extensions != "" {
+		resp = append(append(resp, "\r\nSec-WebSocket-Extensions: "...), neg.extensions...)
+	}
+	resp = append(resp, "\r\n"...)
 	if len(extra) > 0 {
 		buf := bytes.NewBuffer(resp)
 		extra.WriteSubset(buf, handshakeHeaders)
 		resp = buf.Bytes()
 	}
 	resp = append(resp, "\r\n"...)
-	if _, err := c.conn.Write(resp); err != nil {
-		c.conn.Close()
+	if _, err := nc.Write(resp); err != nil {
+		nc.Close()
 		return errors.New("websocket: writing the handshake response: " + err.Error())
 	}
 	return nil
 }
 
-// handshakeHeaders are the response headers that the handshake sets itself.
+// handshakeHeaders are the headers that the handshake sets itself, by
+// their canonical names: a caller's lines of these are not sent, by the
+// server nor by Dial.
 var handshakeHeaders = map[string]bool{
+	"Host":                     true,
 	"Upgrade":                  true,
 	"Connection":               true,
+	"Sec-Websocket-Key":        true,
+	"Sec-Websocket-Version":    true,
 	"Sec-Websocket-Accept":     true,
 	"Sec-Websocket-Protocol":   true,
 	"Sec-Websocket-Extensions": true,

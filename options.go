@@ -88,6 +88,12 @@ type Options struct {
 	// write; it must not read from the Conn, call Close (CloseNow is
 	// fine), or block for long.
 	OnPong func(c *Conn, payload []byte)
+
+	// Compression, if set, enables permessage-deflate (RFC 7692): a server
+	// accepts a client's offer of it, and a client offers it. Nil, the
+	// default, leaves messages uncompressed. See CompressionOptions for
+	// what it costs.
+	Compression *CompressionOptions
 }
 
 // bufferSize returns the buffer size to use for a configured size: the
@@ -105,4 +111,70 @@ func (o *Options) handshakeTimeout() time.Duration {
 		return o.HandshakeTimeout
 	}
 	return DefaultHandshakeTimeout
+}
+
+// Defaults for the fields of CompressionOptions.
+const (
+	// DefaultCompressionLevel is the compression level used unless
+	// CompressionOptions.Level says otherwise: the fastest.
+	DefaultCompressionLevel = 1
+	// DefaultCompressionThreshold is the size below which messages are
+	// sent uncompressed unless CompressionOptions.Threshold says otherwise.
+	DefaultCompressionThreshold = 128
+)
+
+// CompressionOptions configures permessage-deflate (RFC 7692), the
+// compression that browsers and most clients offer. The zero value gives
+// the defaults documented on each field.
+//
+// Compression costs CPU on both sides and memory per connection: with
+// context takeover (the default), each direction keeps a window of up to
+// 2^WindowBits bytes of past messages (32 KiB each at the default 15 bits)
+// for as long as the connection lives, and compresses repetitive traffic
+// such as JSON several times better than messages compressed on their own.
+// Without it, a connection holds no compression state while idle.
+//
+// Compressing secrets in the same context as data an attacker chooses lets
+// the attacker learn the secrets from the compressed sizes (CRIME, BREACH;
+// RFC 7692 section 8): send such messages with
+// Conn.WriteMessageCompressed(typ, p, false), or disable context takeover.
+type CompressionOptions struct {
+	// Level trades speed for size, from 1 (fastest, the default) to 9
+	// (smallest).
+	Level int
+
+	// Threshold is the size in bytes below which WriteMessage sends a
+	// message uncompressed, since compressing small messages costs more
+	// than it saves. Default DefaultCompressionThreshold; a negative value
+	// compresses every message.
+	Threshold int
+
+	// NoContextTakeover compresses each message on its own, in both
+	// directions: the connection keeps no window between messages, so an
+	// idle connection holds no compression memory, at the price of a
+	// worse ratio on repetitive traffic.
+	NoContextTakeover bool
+
+	// WindowBits limits the window of this side's compressor to 2^WindowBits
+	// bytes (8 to 15; default 15, 32 KiB), and, where the peer allows it,
+	// the window the peer compresses with, which this side must keep. A
+	// smaller window costs less memory per connection with context
+	// takeover and compresses repetitive traffic somewhat worse. A server
+	// with WindowBits below 15 names server_max_window_bits in its answer
+	// even to clients that did not ask for it, which RFC 7692 allows;
+	// Chromium accepts it, and so do Node's ws and Go clients.
+	WindowBits int
+}
+
+// config returns the negotiation settings for o.
+func (o *CompressionOptions) config() deflateConfig {
+	return deflateConfig{noContextTakeover: o.NoContextTakeover, windowBits: o.windowBits()}
+}
+
+// windowBits returns o.WindowBits within 8..15, or 15 by default.
+func (o *CompressionOptions) windowBits() int {
+	if o.WindowBits < 8 || o.WindowBits > 15 {
+		return 15
+	}
+	return o.WindowBits
 }
