@@ -243,4 +243,3 @@ func (s *Server) serveConn(nc net.Conn) {
 	nc.SetDeadline(time.Time{})
 	go s.run(c, nil)
 }
-
