@@ -60,28 +60,30 @@ type Conn struct {
 	closeTimeout time.Duration
 	rsize, wsize int // sizes of the pooled read buffer and output queue
 	onPong       func(*Conn, []byte)
+	compress     *compression // permessage-deflate, nil unless negotiated
 
 	// Shared by both sides: the stXxx bits.
 	state     atomic.Uint32
 	closeWait atomic.Pointer[chan struct{}] // closed by closeConn, for Close to wait on
 
 	// Read side, guarded by readMu.
-	readMu     sync.Mutex
-	rbufp      *[]byte // the pooled read buffer, nil while none is held
-	rbuf       []byte  // *rbufp
-	rpos, rend int     // buffered, unread bytes are rbuf[rpos:rend]
-	frame      header  // the frame being read
-	remain     int64   // its payload bytes not yet read
-	msgLen     int64   // payload bytes of the message announced so far
-	readErr    error   // sticky: once set, every read returns it
-	rawRead    func(fd uintptr) bool
-	rawErrno   syscall.Errno // the result of rawRead
-	msgSeq     uint32        // counts messages, to detect stale readers
-	msgOp      opcode        // opText or opBinary, the message being read
-	fragmented bool          // a data message has begun and its final frame is yet to come
-	rawEOF     bool          // rawRead met the end of the stream
-	replyDue   bool          // the peer's close frame awaits our answer (finishRead)
-	utf8       utf8Validator // state of a text message's validation
+	readMu        sync.Mutex
+	rbufp         *[]byte // the pooled read buffer, nil while none is held
+	rbuf          []byte  // *rbufp
+	rpos, rend    int     // buffered, unread bytes are rbuf[rpos:rend]
+	frame         header  // the frame being read
+	remain        int64   // its payload bytes not yet read
+	msgLen        int64   // payload bytes of the message announced so far
+	readErr       error   // sticky: once set, every read returns it
+	rawRead       func(fd uintptr) bool
+	rawErrno      syscall.Errno // the result of rawRead
+	msgSeq        uint32        // counts messages, to detect stale readers
+	msgOp         opcode        // opText or opBinary, the message being read
+	fragmented    bool          // a data message has begun and its final frame is yet to come
+	msgCompressed bool          // the message being read is compressed (RSV1 on its first frame)
+	rawEOF        bool          // rawRead met the end of the stream
+	replyDue      bool          // the peer's close frame awaits our answer (finishRead)
+	utf8          utf8Validator // state of a text message's validation
 
 	// Write side. msgMu is held for a whole data message, writeMu for each
 	// frame, so control frames can go out between the fragments of a
@@ -143,6 +145,9 @@ func newConn(nc net.Conn, server bool, buffered []byte, o *Options, neg negotiat
 		var seed [32]byte
 		rand.Read(seed[:])
 		c.writeExtra().maskRand = mrand.NewChaCha8(seed)
+	}
+	if neg.compress {
+		c.compress = newCompression(neg.deflate, server, o.Compression)
 	}
 	if c.raw = rawSocket(nc); c.raw != nil {
 		c.rawRead = c.readRaw

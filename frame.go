@@ -28,6 +28,7 @@ func (op opcode) isControl() bool { return op&0x8 != 0 }
 const (
 	finBit  = 0x80
 	rsvBits = 0x70
+	rsv1Bit = 0x40 // marks a compressed message (RFC 7692 section 6)
 	maskBit = 0x80
 
 	// maxHeaderSize is the longest frame header: 2 bytes, a 64-bit length
@@ -106,15 +107,17 @@ func parseHeader(b []byte) (h header, n int, err error) {
 		copy(h.key[:], b[2+extra:n])
 	}
 
+	// errReservedBits comes last, so that a connection that negotiated an
+	// extension using RSV1 can overrule it knowing the rest is valid.
 	switch {
-	case h.rsv != 0:
-		err = errReservedBits
 	case h.opcode > opBinary && h.opcode < opClose, h.opcode > opPong:
 		err = errReservedOpcode
 	case h.opcode.isControl() && h.length > maxControlPayload:
 		err = errControlTooLong
 	case h.opcode.isControl() && !h.fin:
 		err = errControlFragment
+	case h.rsv != 0:
+		err = errReservedBits
 	}
 	return h, n, err
 }

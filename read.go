@@ -189,7 +189,13 @@ func (c *Conn) readMessage(p []byte) (int, error) {
 	if c.readErr != nil {
 		return 0, c.readErr
 	}
-	n, err := c.readFrames(p)
+	var n int
+	var err error
+	if c.msgCompressed {
+		n, err = c.inflate(p)
+	} else {
+		n, err = c.readFrames(p)
+	}
 	if c.msgOp == opText {
 		if !c.utf8.write(p[:n]) || err == io.EOF && !c.utf8.complete() {
 			return n, c.fail(StatusInvalidPayload, errInvalidUTF8)
@@ -238,9 +244,12 @@ func (c *Conn) nextDataFrame() error {
 		case h.opcode != opContinuation && c.fragmented:
 			return c.fail(StatusProtocolError, errInterleavedMessage)
 		case h.opcode != opContinuation:
-			c.msgOp = h.opcode
-			c.msgLen = 0
-			c.utf8 = utf8Validator{}
+			c.beginFrames(h)
+		}
+		if c.msgCompressed {
+			// The limit counts inflated bytes (see inflate).
+			c.fragmented = !h.fin
+			return nil
 		}
 		// Compare before adding: msgLen <= readLimit, but msgLen plus a
 		// 64-bit frame length could overflow and slip past the limit.
@@ -253,11 +262,26 @@ func (c *Conn) nextDataFrame() error {
 	}
 }
 
+// beginFrames starts a new message with its first frame's header h. The
+// caller holds readMu.
+func (c *Conn) beginFrames(h header) {
+	c.msgOp = h.opcode
+	c.msgLen = 0
+	c.utf8 = utf8Validator{}
+	c.msgCompressed = h.rsv&rsv1Bit != 0
+	if c.msgCompressed {
+		c.compress.inDone = false
+	}
+}
+
 // nextFrame reads the next frame header, makes it the current frame, and
 // fails the connection if it breaks a rule of RFC 6455 section 5.2 or the
 // masking direction of section 5.1. The caller holds readMu.
 func (c *Conn) nextFrame() (header, error) {
 	h, err := c.readHeader()
+	if err == errReservedBits && h.rsv == rsv1Bit {
+		err = c.checkRSV1(h)
+	}
 	switch {
 	case err != nil && err == c.readErr:
 		return h, err // the network failed

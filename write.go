@@ -38,13 +38,38 @@ const flushDelay = time.Millisecond
 // before the reader next waits for input, when the queue fills, on Flush,
 // Close or any control frame, and at most a millisecond later in any case;
 // an error in sending them is returned by a later write or Flush.
+//
+// When permessage-deflate was negotiated, a message of at least
+// CompressionOptions.Threshold bytes is compressed. WriteMessage neither
+// keeps p nor changes it: the caller may reuse it as soon as it returns.
 func (c *Conn) WriteMessage(typ MessageType, p []byte) error {
+	return c.writeMessage(typ, p, c.compress != nil && len(p) >= c.compress.threshold)
+}
+
+// WriteMessageCompressed is WriteMessage with the choice of compression
+// made by the caller, whatever the message's size: compress false sends p
+// uncompressed, which is how to keep secrets out of a compression context
+// that carries data an attacker chooses, or to skip data that is already
+// compressed, such as images. compress true compresses p if
+// permessage-deflate was negotiated.
+func (c *Conn) WriteMessageCompressed(typ MessageType, p []byte, compress bool) error {
+	return c.writeMessage(typ, p, compress && c.compress != nil)
+}
+
+// writeMessage sends p as one message, compressed if compress is set.
+func (c *Conn) writeMessage(typ MessageType, p []byte, compress bool) error {
 	if typ != TextMessage && typ != BinaryMessage {
 		return errBadMessageType
 	}
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
-	return c.writeFrame(true, opcode(typ), p)
+	if !compress {
+		return c.writeFrame(true, 0, opcode(typ), p)
+	}
+	bp, out := c.compress.compressMessage(p)
+	err := c.writeFrame(true, rsv1Bit, opcode(typ), out)
+	putBuffer(bp)
+	return err
 }
 
 // Flush sends the frames that WriteMessage queued, if any, and returns once
@@ -69,7 +94,11 @@ func (c *Conn) NextWriter(typ MessageType) (io.WriteCloser, error) {
 	}
 	c.msgMu.Lock()
 	b := getBuffer(c.wsize)
-	return &messageWriter{c: c, op: opcode(typ), bufp: b, buf: (*b)[:0]}, nil
+	w := &messageWriter{c: c, op: opcode(typ), bufp: b, buf: (*b)[:0]}
+	if c.compress != nil {
+		w.rsv = rsv1Bit
+	}
+	return w, nil
 }
 
 // messageWriter streams one message; see NextWriter. The payload of the next
@@ -77,6 +106,7 @@ func (c *Conn) NextWriter(typ MessageType) (io.WriteCloser, error) {
 type messageWriter struct {
 	c      *Conn
 	op     opcode // opcode of the next frame: the message type, then continuation
+	rsv    byte   // RSV bits of the next frame: RSV1 on the first of a compressed message
 	bufp   *[]byte
 	buf    []byte
 	closed bool
@@ -128,10 +158,21 @@ func (w *messageWriter) Close() error {
 	return w.err
 }
 
-// flush sends payload as the next fragment.
+// flush sends payload as the next fragment, compressed if the message is
+// (the rsv of its first frame says so).
 func (w *messageWriter) flush(fin bool, payload []byte) error {
-	w.err = w.c.writeFrame(fin, w.op, payload)
-	w.op = opContinuation
+	if z := w.c.compress; z != nil {
+		bp := getBuffer(deflateBound(len(payload)))
+		out := z.compressChunk((*bp)[:0], payload)
+		if fin {
+			out = out[:len(out)-4] // RFC 7692 section 7.2.1
+		}
+		w.err = w.c.writeFrame(fin, w.rsv, w.op, out)
+		putBuffer(bp)
+	} else {
+		w.err = w.c.writeFrame(fin, 0, w.op, payload)
+	}
+	w.op, w.rsv = opContinuation, 0
 	w.buf = w.buf[:0]
 	return w.err
 }
@@ -142,7 +183,7 @@ func (c *Conn) Ping(payload []byte) error {
 	if len(payload) > maxControlPayload {
 		return errControlTooLong
 	}
-	return c.writeFrame(true, opPing, payload)
+	return c.writeFrame(true, 0, opPing, payload)
 }
 
 // writeFrame sends one frame with payload p. The frame is appended to the
@@ -151,7 +192,7 @@ func (c *Conn) Ping(payload []byte) error {
 // the queue is written directly, after the queue. Control frames the reader
 // owes go out first. The caller holds msgMu for a data frame, so that data
 // frames of different messages never interleave.
-func (c *Conn) writeFrame(fin bool, op opcode, p []byte) error {
+func (c *Conn) writeFrame(fin bool, rsv byte, op opcode, p []byte) error {
 	c.writeMu.Lock()
 	defer c.unlockWrite(true)
 	c.queueOwed()
@@ -159,6 +200,7 @@ func (c *Conn) writeFrame(fin bool, op opcode, p []byte) error {
 		return err
 	}
 	h := c.newHeader(fin, op, len(p))
+	h.rsv = rsv
 	size := headerSize(h.length, h.masked) + len(p)
 	if c.outp != nil && len(*c.outp)+size > c.wsize {
 		if err := c.flushLocked(); err != nil {
