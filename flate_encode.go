@@ -1,0 +1,371 @@
+package websocket
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"sync"
+)
+
+// This file holds the matching half of the DEFLATE encoder used for
+// permessage-deflate (RFC 7692): pooled scratch state, the LZ77 matchers
+// with a window bounded to 1<<windowBits, and the block loop.
+
+const (
+	hashBits  = 14      // log2 of the hash table size
+	chainBits = 15      // log2 of the hash chain table size: the largest window
+	maxTokens = 1 << 13 // tokens per block
+	maxSpan   = maxStored // input bytes per block, so that a stored block takes them
+	minMatch  = 4       // shortest match the encoder emits (DEFLATE allows 3)
+	matchFlag = 1 << 31 // marks a token as a match: flag | (length-3)<<15 | (distance-1)
+	hashMul   = 0x9E3779B1
+	// maxPiece bounds the input one pass of the matcher takes, so that
+	// positions fit the int32 hash table entries.
+	maxPiece = 1 << 30
+)
+
+// deflater is pooled scratch state of the encoder (hash tables, token and
+// frequency buffers); it holds no per-connection data, so any call may use
+// any deflater. Its hash table entries are positions offset by a base that
+// grows from call to call, so the entries of earlier calls read as out of
+// range and need no clearing.
+type deflater struct {
+	head   [1 << hashBits]int32   // position+base of the latest occurrence of each hash
+	prev   [1 << chainBits]uint16 // per position, distance to the previous one of its hash (0: none)
+	tokens [maxTokens]uint32      // the block's tokens: literal run lengths and matches
+	ntok   int
+	base   int // added to positions (0 is p[0]; the history is below) in the tables
+	next   int // the least base the next call may use
+	start  int // position where the tokens begin
+	lo     int // least valid position: -len(history)
+	bc     blockCoder
+	w      bitWriter
+}
+
+// levelParams tunes the matcher for one compression level.
+type levelParams struct {
+	chain     int // hash chain entries examined per search; 0 selects the single-probe matcher
+	lazy      int // look for a longer match one byte on unless the match found is this long (0: greedy)
+	good      int // search only a quarter of the chain with a match this long in hand
+	nice      int // stop searching on a match this long
+	insert    int // index every position inside matches up to this long, only the last ones beyond
+	histStep  int // index every histStep-th position of the history, except its last histDense bytes
+	histDense int // the history indexed at every position
+}
+
+// levels holds the parameters of compression levels 1 to 9.
+var levels = [10]levelParams{
+	1: {histStep: 4, histDense: 1024},
+	2: {chain: 4, good: 8, nice: 16, insert: 8, histStep: 2, histDense: 2048},
+	3: {chain: 8, good: 8, nice: 32, insert: 16, histStep: 2, histDense: 4096},
+	4: {chain: 16, lazy: 8, good: 8, nice: 32, insert: 32, histStep: 1},
+	5: {chain: 32, lazy: 16, good: 8, nice: 64, insert: maxMatch, histStep: 1},
+	6: {chain: 128, lazy: 16, good: 16, nice: 128, insert: maxMatch, histStep: 1},
+	7: {chain: 256, lazy: 32, good: 16, nice: 128, insert: maxMatch, histStep: 1},
+	8: {chain: 1024, lazy: 128, good: 32, nice: maxMatch, insert: maxMatch, histStep: 1},
+	9: {chain: 4096, lazy: maxMatch, good: 32, nice: maxMatch, insert: maxMatch, histStep: 1},
+}
+
+// deflaters pools deflater scratch state.
+var deflaters = sync.Pool{New: func() any { return new(deflater) }}
+
+// getDeflater takes a deflater from the pool.
+func getDeflater() *deflater { return deflaters.Get().(*deflater) }
+
+// putDeflater returns d to the pool; the caller must not use it again.
+func putDeflater(d *deflater) { deflaters.Put(d) }
+
+// compress appends to dst the raw DEFLATE encoding of p as non-final blocks,
+// ending with a sync flush (an empty stored block, so the output is
+// byte-aligned and ends with 00 00 ff ff). hist holds the bytes that came
+// just before p in the same stream, which matches may refer to; only its last
+// 1<<windowBits bytes are used, and no distance exceeds 1<<windowBits.
+// windowBits (8..15) and level (1 fastest .. 9 smallest) are clamped to range.
+func (d *deflater) compress(dst, hist, p []byte, windowBits, level int) []byte {
+	window := 1 << min(max(windowBits, 8), 15)
+	lp := &levels[min(max(level, 1), 9)]
+	d.w = bitWriter{out: dst[:cap(dst)], n: len(dst)}
+	for {
+		piece := p[:min(len(p), maxPiece)]
+		if len(hist) > window {
+			hist = hist[len(hist)-window:]
+		}
+		if len(piece) > 0 {
+			d.encode(hist, piece, window, lp)
+		}
+		if len(piece) == len(p) {
+			break
+		}
+		hist, p = piece, p[len(piece):]
+	}
+	d.w.syncFlush()
+	dst = d.w.out[:d.w.n]
+	d.w = bitWriter{}
+	return dst
+}
+
+// encode writes p in blocks, with h (at most one window) before it.
+func (d *deflater) encode(h, p []byte, window int, lp *levelParams) {
+	if d.next < 1 || d.next > math.MaxInt32-maxPiece-2*len(h)-1 {
+		clear(d.head[:])
+		d.next = 1
+	}
+	d.lo = -len(h)
+	d.base = d.next + len(h)
+	d.next = d.base + len(p)
+	d.start, d.ntok = 0, 0
+	if lp.chain == 0 {
+		d.indexHistFast(h, lp)
+		d.matchFast(h, p, window)
+	} else {
+		d.indexHist(h, window, lp)
+		d.matchChain(h, p, window, lp)
+	}
+	if d.ntok > 0 {
+		d.flush(p, len(p))
+	}
+}
+
+// flush writes the tokens, which cover p[d.start:end], as a block.
+func (d *deflater) flush(p []byte, end int) {
+	d.bc.writeBlock(&d.w, d.tokens[:d.ntok], p[d.start:end])
+	d.start, d.ntok = end, 0
+}
+
+// literals adds p[from:to] to the tokens as literals, in as many blocks as
+// it takes.
+func (d *deflater) literals(p []byte, from, to int) {
+	for from < to {
+		k := min(to-from, d.start+maxSpan-from)
+		if k <= 0 {
+			d.flush(p, from)
+			continue
+		}
+		d.tokens[d.ntok] = uint32(k)
+		d.ntok++
+		for _, c := range p[from : from+k] {
+			d.bc.litFreq[c]++
+		}
+		from += k
+		if d.ntok == maxTokens || from-d.start >= maxSpan {
+			d.flush(p, from)
+		}
+	}
+}
+
+// match adds a match of n bytes at distance dist, ending at p[end], to the
+// tokens; the literals before it must be added already.
+func (d *deflater) match(p []byte, n, dist, end int) {
+	if end-d.start > maxSpan {
+		d.flush(p, end-n)
+	}
+	l := n - 3
+	d.tokens[d.ntok] = matchFlag | uint32(l)<<15 | uint32(dist-1)
+	d.ntok++
+	d.bc.litFreq[257+int(lenSym[l])]++
+	d.bc.distFreq[distSym(uint32(dist-1))]++
+	if d.ntok == maxTokens {
+		d.flush(p, end)
+	}
+}
+
+// hash4 hashes 4 bytes to a hash table index.
+func hash4(v uint32) uint32 { return v * hashMul >> (32 - hashBits) }
+
+// load32 returns the 4 bytes at position i of h followed by p; they must
+// not straddle the two.
+func load32(h, p []byte, i int) uint32 {
+	if i >= 0 {
+		return binary.LittleEndian.Uint32(p[i:])
+	}
+	return binary.LittleEndian.Uint32(h[len(h)+i:])
+}
+
+// byteAt returns the byte at position i of h followed by p.
+func byteAt(h, p []byte, i int) byte {
+	if i >= 0 {
+		return p[i]
+	}
+	return h[len(h)+i]
+}
+
+// matchLen returns how many of the bytes at position c of h followed by p,
+// up to limit, equal those at p[s:]; c < s.
+func matchLen(h, p []byte, c, s, limit int) int {
+	if c >= 0 {
+		return prefixLen(p[c:], p[s:s+limit])
+	}
+	a := h[len(h)+c:]
+	if len(a) >= limit {
+		return prefixLen(a, p[s:s+limit])
+	}
+	n := prefixLen(a, p[s:s+len(a)])
+	if n < len(a) {
+		return n
+	}
+	return n + prefixLen(p, p[s+n:s+limit])
+}
+
+// prefixLen returns the length of the common prefix of a and b, where a is
+// at least as long as b.
+func prefixLen(a, b []byte) int {
+	n := 0
+	for len(b)-n >= 8 {
+		x := binary.LittleEndian.Uint64(a[n:]) ^ binary.LittleEndian.Uint64(b[n:])
+		if x != 0 {
+			return n + bits.TrailingZeros64(x)>>3
+		}
+		n += 8
+	}
+	for n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// indexHistFast indexes the history h for matchFast.
+func (d *deflater) indexHistFast(h []byte, lp *levelParams) {
+	off := d.base - len(h)
+	sparse := len(h) - lp.histDense
+	for i := 0; i <= len(h)-minMatch; {
+		d.head[hash4(binary.LittleEndian.Uint32(h[i:]))] = int32(i + off)
+		if i < sparse {
+			i += lp.histStep
+		} else {
+			i++
+		}
+	}
+}
+
+// matchFast is the level 1 matcher: one hash table probe per position,
+// greedy matches extended backwards, and steps through input that does not
+// match that grow by one byte every 64 probes.
+func (d *deflater) matchFast(h, p []byte, window int) {
+	base, lo := d.base, d.lo
+	lit, last, skip := 0, len(p)-minMatch, 64
+	for s := 0; s <= last; {
+		cv := binary.LittleEndian.Uint32(p[s:])
+		hv := hash4(cv)
+		c := int(d.head[hv]) - base
+		d.head[hv] = int32(s + base)
+		if c < lo || s-c > window || load32(h, p, c) != cv {
+			s += skip >> 6
+			skip++
+			continue
+		}
+		n := minMatch + matchLen(h, p, c+minMatch, s+minMatch, min(maxMatch, len(p)-s)-minMatch)
+		for s > lit && c > lo && n < maxMatch && byteAt(h, p, c-1) == p[s-1] {
+			s, c, n = s-1, c-1, n+1
+		}
+		d.literals(p, lit, s)
+		d.match(p, n, s-c, s+n)
+		s += n
+		lit, skip = s, 64
+		if s-2 <= last {
+			d.head[hash4(binary.LittleEndian.Uint32(p[s-2:]))] = int32(s - 2 + base)
+		}
+	}
+	d.literals(p, lit, len(p))
+}
+
+// insert makes position v-d.base, whose 4 bytes hash to hv, the head of its
+// hash chain.
+func (d *deflater) insert(hv uint32, v, window int) {
+	old := int(d.head[hv])
+	d.head[hv] = int32(v)
+	delta := v - old
+	if old-d.base < d.lo || delta > window {
+		delta = 0
+	}
+	d.prev[v&(1<<chainBits-1)] = uint16(delta)
+}
+
+// indexHist indexes the history h for matchChain.
+func (d *deflater) indexHist(h []byte, window int, lp *levelParams) {
+	off := d.base - len(h)
+	sparse := len(h) - lp.histDense
+	for i := 0; i <= len(h)-minMatch; {
+		d.insert(hash4(binary.LittleEndian.Uint32(h[i:])), i+off, window)
+		if i < sparse {
+			i += lp.histStep
+		} else {
+			i++
+		}
+	}
+}
+
+// indexRange indexes the positions from..to-1 of p, or only the last
+// lp.insert of them.
+func (d *deflater) indexRange(p []byte, from, to, window int, lp *levelParams) {
+	to = min(to, len(p)-minMatch+1)
+	for i := max(from, to-lp.insert); i < to; i++ {
+		d.insert(hash4(binary.LittleEndian.Uint32(p[i:])), i+d.base, window)
+	}
+}
+
+// matchChain is the matcher of levels 2 to 9: it searches hash chains and,
+// from level 4 on, defers each match by a byte to see whether a longer one
+// starts there (lazy matching).
+func (d *deflater) matchChain(h, p []byte, window int, lp *levelParams) {
+	lit, prevLen, prevDist := 0, 0, 0
+	for s := 0; s < len(p); {
+		n, dist := 0, 0
+		if s <= len(p)-minMatch {
+			d.insert(hash4(binary.LittleEndian.Uint32(p[s:])), s+d.base, window)
+			if lp.lazy == 0 || prevLen < lp.lazy {
+				n, dist = d.search(h, p, s, max(prevLen, minMatch-1), window, lp)
+			}
+		}
+		switch {
+		case prevLen >= minMatch && n <= prevLen:
+			d.literals(p, lit, s-1)
+			end := s - 1 + prevLen
+			d.match(p, prevLen, prevDist, end)
+			d.indexRange(p, s+1, end, window, lp)
+			s, lit, prevLen = end, end, 0
+		case lp.lazy == 0 && n >= minMatch:
+			d.literals(p, lit, s)
+			d.match(p, n, dist, s+n)
+			d.indexRange(p, s+1, s+n, window, lp)
+			s += n
+			lit = s
+		default:
+			prevLen, prevDist = n, dist
+			s++
+		}
+	}
+	d.literals(p, lit, len(p))
+}
+
+// search returns the longest match for p[s:] longer than best on the hash
+// chain of s, or 0 if there is none.
+func (d *deflater) search(h, p []byte, s, best, window int, lp *levelParams) (n, dist int) {
+	const mask = 1<<chainBits - 1
+	limit := min(maxMatch, len(p)-s)
+	if best >= limit {
+		return 0, 0
+	}
+	chain := lp.chain
+	if best >= lp.good {
+		chain >>= 2
+	}
+	nice := min(lp.nice, limit)
+	c := s
+	for delta := int(d.prev[(s+d.base)&mask]); delta != 0 && chain > 0; delta = int(d.prev[(c+d.base)&mask]) {
+		c -= delta
+		if c < d.lo || s-c > window {
+			break
+		}
+		chain--
+		if byteAt(h, p, c+best) != p[s+best] {
+			continue
+		}
+		if m := matchLen(h, p, c, s, limit); m > best {
+			best, n, dist = m, m, s-c
+			if m >= nice {
+				break
+			}
+		}
+	}
+	return n, dist
+}
