@@ -230,10 +230,10 @@ func TestAcceptDeflateResponse(t *testing.T) {
 	}
 }
 
-// TestDeflateRoundTrip checks that for every client config and server
+// TestDeflateNegotiationRoundTrip checks that for every client config and server
 // config, the server accepts the client's offer and both ends read the
 // answer as the same params.
-func TestDeflateRoundTrip(t *testing.T) {
+func TestDeflateNegotiationRoundTrip(t *testing.T) {
 	for _, cw := range []int{0, 8, 9, 12, 15} {
 		for _, sw := range []int{0, 8, 10, 15} {
 			for _, cn := range []bool{false, true} {

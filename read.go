@@ -55,7 +55,7 @@ func (c *Conn) AppendMessage(dst []byte) (typ MessageType, msg []byte, err error
 	}
 	typ = MessageType(c.msgOp)
 	for {
-		if len(dst) == cap(dst) && (c.remain > 0 || !c.frame.fin) {
+		if len(dst) == cap(dst) && !c.messageDone() {
 			dst = c.growMessage(dst)
 		}
 		n, err := c.readMessage(dst[len(dst):cap(dst)])
@@ -82,13 +82,22 @@ func (c *Conn) AppendMessage(dst []byte) (typ MessageType, msg []byte, err error
 // holds readMu.
 func (c *Conn) growMessage(dst []byte) []byte {
 	n := int64(max(len(dst), 4096))
-	if c.frame.fin && c.remain > 0 {
+	if c.frame.fin && c.remain > 0 && !c.msgCompressed {
 		n = min(n, c.remain)
 	}
 	n = min(n, max(c.readLimit-int64(len(dst)), 1))
 	grown := make([]byte, len(dst), len(dst)+int(n))
 	copy(grown, dst)
 	return grown
+}
+
+// messageDone reports whether the current message has no more bytes to
+// read. The caller holds readMu.
+func (c *Conn) messageDone() bool {
+	if c.msgCompressed {
+		return c.compress.inDone
+	}
+	return c.remain == 0 && c.frame.fin
 }
 
 // awaitInput waits, between messages and with nothing buffered, until the
