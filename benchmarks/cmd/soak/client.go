@@ -87,7 +87,8 @@ func (r *runner) session() bool {
 	ss := &session{r: r, st: st, pending: make(map[uint32]pendingMsg), stop: make(chan struct{}),
 		readerDone: make(chan struct{}), pingPrefix: fmt.Appendf(nil, "cp%016x:", st.id)}
 	opts := &websocket.DialOptions{Options: websocket.Options{
-		CloseTimeout: r.cfg.closeTimeout, ReadLimit: int64(r.cfg.maxSize), OnPong: ss.onPong}}
+		CloseTimeout: r.cfg.closeTimeout, ReadLimit: int64(r.cfg.maxSize), OnPong: ss.onPong,
+		ReadBufferSize: randBufferSize(), WriteBufferSize: randBufferSize()}}
 	if st.tapped {
 		opts.NetDialContext = dialTapped(st)
 	}
@@ -366,6 +367,14 @@ func (ss *session) writer() {
 		t.Reset(expDuration(mean))
 	}
 }
+
+// bufferSizes are the read and write buffer sizes connections use, so that
+// fragments, queued frames and direct writes come in every proportion; 0 is
+// the default.
+var bufferSizes = []int{0, 0, 256, 1 << 10, 4 << 10, 64 << 10}
+
+// randBufferSize draws one of bufferSizes.
+func randBufferSize() int { return bufferSizes[rand.N(len(bufferSizes))] }
 
 // randType draws a message type, text one time in three.
 func randType() websocket.MessageType {

@@ -29,7 +29,7 @@ import (
 type epoch struct {
 	r       *runner
 	n       int
-	mode    string // "Serve" or "http.Server"
+	mode    string // "Serve" or "http.Server", and the buffer sizes
 	srv     *websocket.Server
 	httpSrv *http.Server
 	url     string
@@ -92,15 +92,17 @@ func (r *runner) startEpoch(n int) (*epoch, error) {
 	ep := &epoch{r: r, n: n, url: "ws://" + ln.Addr().String() + "/soak",
 		served: make(chan struct{}), stopPinger: make(chan struct{}), pingerDone: make(chan struct{})}
 	ep.srv = &websocket.Server{
-		Options: websocket.Options{CloseTimeout: r.cfg.closeTimeout, ReadLimit: int64(r.cfg.maxSize), OnPong: ep.onPong},
+		Options: websocket.Options{CloseTimeout: r.cfg.closeTimeout, ReadLimit: int64(r.cfg.maxSize), OnPong: ep.onPong,
+			ReadBufferSize: bufferSizes[n%len(bufferSizes)], WriteBufferSize: bufferSizes[(n/2)%len(bufferSizes)]},
 		Handler: ep.handle,
 	}
+	bufs := fmt.Sprintf(", buffers %d/%d", ep.srv.ReadBufferSize, ep.srv.WriteBufferSize)
 	var serve func() error
 	if n%2 == 0 {
-		ep.mode = "Serve"
+		ep.mode = "Serve" + bufs
 		serve = func() error { return ep.srv.Serve(ln) }
 	} else {
-		ep.mode = "http.Server"
+		ep.mode = "http.Server" + bufs
 		ep.httpSrv = &http.Server{Handler: ep.srv, ReadHeaderTimeout: 5 * time.Second, ErrorLog: log.New(r.logs, "http.Server: ", 0)}
 		serve = func() error { return ep.httpSrv.Serve(ln) }
 	}
