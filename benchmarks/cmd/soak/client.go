@@ -81,7 +81,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // session dials the current server and runs one session; it reports whether
 // the dial succeeded.
 func (r *runner) session() bool {
-	st := &connState{id: r.nextID.Add(1), srvDone: make(chan struct{}), tapped: rand.Float64() < r.cfg.tap}
+	st := &connState{id: r.nextID.Add(1), srvDone: make(chan struct{})}
 	registry.Store(st.id, st)
 	defer registry.Delete(st.id)
 	ss := &session{r: r, st: st, pending: make(map[uint32]pendingMsg), stop: make(chan struct{}),
@@ -89,7 +89,7 @@ func (r *runner) session() bool {
 	opts := &websocket.DialOptions{Options: websocket.Options{
 		CloseTimeout: r.cfg.closeTimeout, ReadLimit: int64(r.cfg.maxSize), OnPong: ss.onPong,
 		ReadBufferSize: randBufferSize(), WriteBufferSize: randBufferSize()}}
-	if st.tapped {
+	if rand.Float64() < r.cfg.tap {
 		opts.NetDialContext = dialTapped(st)
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)

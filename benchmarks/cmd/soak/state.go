@@ -21,9 +21,8 @@ import (
 // client's reader received and checked), srvRead (messages the handler
 // read whole) and srvEchoed (echo writes that returned nil).
 type connState struct {
-	id     uint64
-	tapped bool
-	tap    *tapConn // nil unless tapped
+	id  uint64
+	tap *tapConn // set by the dial of a tapped connection
 
 	attach  atomic.Int32 // attachNew, then attachServer or attachAbandoned
 	srvDone chan struct{}
@@ -64,6 +63,9 @@ func clientReason(code websocket.StatusCode) string { return fmt.Sprintf("c%d", 
 func (st *connState) settle(s *stats) {
 	S, E := st.sent.Load(), st.echoed.Load()
 	R, Es := st.srvRead.Load(), st.srvEchoed.Load()
+	if st.tap != nil && st.tap.bad.Load() {
+		s.incident(&s.corrupt, "conn %d: the server sent a masked frame, or one with reserved bits set", st.id)
+	}
 	if st.attach.Load() != attachServer {
 		s.closeOutcomes[endNoSession].Add(1)
 		s.aborted.Add(S - E)
