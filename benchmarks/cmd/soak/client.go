@@ -245,7 +245,6 @@ func (ss *session) reader() {
 	defer close(ss.readerDone)
 	defer ss.r.recoverPanic("client reader")
 	var buf []byte
-	chunk := make([]byte, 16<<10)
 	for {
 		if !ss.closing.Load() {
 			ss.c.SetReadDeadline(time.Now().Add(idleTimeout))
@@ -258,7 +257,7 @@ func (ss *session) reader() {
 		case 1:
 			err = ss.readWhole()
 		default:
-			err = ss.readStream(chunk)
+			err = ss.readStream()
 		}
 		if err != nil {
 			ss.st.cliReadErr = err
@@ -291,11 +290,14 @@ func (ss *session) readWhole() error {
 }
 
 // readStream reads one echo through NextReader, in pieces.
-func (ss *session) readStream(chunk []byte) error {
+func (ss *session) readStream() error {
 	typ, rd, err := ss.c.NextReader()
 	if err != nil {
 		return err
 	}
+	cp := chunks.Get().(*[32 << 10]byte)
+	defer chunks.Put(cp)
+	chunk := cp[:]
 	var k checker
 	for {
 		n, err := rd.Read(chunk[:1+rand.N(len(chunk))])

@@ -211,11 +211,11 @@ func (r *runner) progressLoop(start time.Time, stop, done chan struct{}) {
 func (r *runner) progressLine(start time.Time) string {
 	s, m := r.s, readMemory()
 	return fmt.Sprintf("[%4.0fs] conns open %d opened %d closed %d dial-fail %d | msgs sent %d echoed %d lost %d aborted %d crossed %d swallowed %d"+
-		" | MB out %.1f in %.1f | unexpected %d corrupt %d panics %d | shutdowns %d | goroutines %d heap %s rss %s",
+		" | MB out %.1f in %.1f | unexpected %d corrupt %d panics %d | shutdowns %d | goroutines %d heap %s (live %s) rss %s",
 		time.Since(start).Seconds(), s.connsOpened.Load()-s.connsClosed.Load(), s.connsOpened.Load(), s.connsClosed.Load(), s.dialFailed.Load(),
 		s.sent.Load(), s.echoed.Load(), s.lost.Load(), s.aborted.Load(), s.crossed.Load(), s.swallowed.Load(),
 		float64(s.bytesSent.Load())/1e6, float64(s.bytesEchoed.Load())/1e6,
-		s.unexpected.Load(), s.corrupt.Load(), s.panics.Load(), s.shutdowns.Load(), m.goroutines, mib(m.heapObjects), mib(m.rss))
+		s.unexpected.Load(), s.corrupt.Load(), s.panics.Load(), s.shutdowns.Load(), m.goroutines, mib(m.heapObjects), mib(m.heapLive), mib(m.rss))
 }
 
 // raiseFileLimit raises the soft limit on open files to the hard limit and

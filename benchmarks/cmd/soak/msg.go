@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/wsproject/websocket"
@@ -148,11 +149,15 @@ func (k *checker) result() (id uint32, n int, ok bool) {
 	return id, k.n, ok && sum == k.sum
 }
 
-// keepSmall returns buf for reuse, or nil if it has grown past 64 KiB, so
+// keepSmall returns buf for reuse, or nil if it has grown past 4 KiB, so
 // that the test's own buffers do not hide the library's memory use.
 func keepSmall(buf []byte) []byte {
-	if cap(buf) > 64<<10 {
+	if cap(buf) > 4<<10 {
 		return nil
 	}
 	return buf
 }
+
+// chunks pools the buffers that streamed messages are read through, so that
+// a connection holds one only while it streams.
+var chunks = sync.Pool{New: func() any { return new([32 << 10]byte) }}

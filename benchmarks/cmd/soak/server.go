@@ -256,7 +256,6 @@ func (ep *epoch) hello(c *websocket.Conn) *connState {
 // such an action.
 func (ep *epoch) echoLoop(c *websocket.Conn, st *connState, act srvAction, end time.Time) error {
 	var buf []byte
-	chunk := make([]byte, 32<<10)
 	for {
 		if act != srvCloseAsync && act != srvAbortAsync && time.Now().After(end) {
 			ep.act(c, st, act)
@@ -270,7 +269,7 @@ func (ep *epoch) echoLoop(c *websocket.Conn, st *connState, act srvAction, end t
 		case 1:
 			err = ep.echoWhole(c, st)
 		default:
-			err = ep.echoStream(c, st, chunk)
+			err = ep.echoStream(c, st)
 		}
 		if err != nil {
 			return err
@@ -338,11 +337,14 @@ func (ep *epoch) echoed(c *websocket.Conn, st *connState, typ websocket.MessageT
 
 // echoStream echoes one message from NextReader to NextWriter, in chunks of
 // random sizes, so the echo goes out in fragments.
-func (ep *epoch) echoStream(c *websocket.Conn, st *connState, chunk []byte) error {
+func (ep *epoch) echoStream(c *websocket.Conn, st *connState) error {
 	typ, rd, err := c.NextReader()
 	if err != nil {
 		return err
 	}
+	cp := chunks.Get().(*[32 << 10]byte)
+	defer chunks.Put(cp)
+	chunk := cp[:]
 	w, werr := c.NextWriter(typ)
 	if werr != nil {
 		return werr // only for a bad message type
