@@ -174,7 +174,7 @@ func (ss *session) closeClient(code websocket.StatusCode, stopFirst bool) {
 	ss.closing.Store(true)
 	start := time.Now()
 	ss.st.cliClosed = ss.c.Close(code, clientReason(code))
-	ss.r.slowClose("client", start, ss.st.srvAbort.Load())
+	ss.r.slowClose(start, ss.st.srvAbort.Load())
 	ss.r.s.kind("client Close", ss.st.cliClosed)
 }
 

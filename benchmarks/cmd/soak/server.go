@@ -146,10 +146,10 @@ func (ep *epoch) shutdown(timeout time.Duration) {
 	}
 }
 
-// slowClose records a Close by side, begun at start, that waited at least
+// slowClose records a Close, begun at start, that waited at least
 // 90 % of the close timeout; peerAborted says whether the peer had called
 // CloseNow by the time it returned.
-func (r *runner) slowClose(side string, start time.Time, peerAborted bool) {
+func (r *runner) slowClose(start time.Time, peerAborted bool) {
 	d := time.Since(start)
 	if d < r.cfg.closeTimeout*9/10 {
 		return
@@ -289,7 +289,7 @@ func (ep *epoch) act(c *websocket.Conn, st *connState, act srvAction) {
 		st.srvClose.Store(true)
 		start := time.Now()
 		err := c.Close(st.srvCode, st.srvReason)
-		ep.r.slowClose("server", start, st.cliAbort.Load())
+		ep.r.slowClose(start, st.cliAbort.Load())
 		s.kind("server Close", err)
 	case srvReturn:
 		st.srvCode, st.srvReason = websocket.StatusNormalClosure, ""
