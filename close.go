@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -193,28 +195,80 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return err
 	}
 	c.conn.SetReadDeadline(deadline)
-	if c.readMu.TryLock() {
-		if c.readErr == nil {
-			ce := c.awaitPeerClose()
-			if !c.server {
-				c.awaitServerEOF()
-			}
-			c.readErr = ErrClosed
-			if ce != nil {
-				c.readErr = ce
-				c.state.Or(stPeerClosed)
-			}
-		}
-		c.releaseReadBuffer()
-		c.readMu.Unlock()
-	} else {
-		c.awaitClosed(deadline)
-	}
+	err := c.awaitAnswer(deadline)
 	c.closeConn()
-	if !c.has(stPeerClosed) {
-		return errors.New("websocket: peer did not answer the close frame in time, or dropped the connection; connection closed")
+	if c.has(stPeerClosed) {
+		return nil
 	}
-	return nil
+	return err
+}
+
+// ErrCloseTimeout is returned by Close when the peer did not answer the
+// close frame within the close timeout; the connection is closed anyway.
+var ErrCloseTimeout = errors.New("websocket: peer did not answer the close frame within the close timeout; connection closed")
+
+// errCloseUnanswered is returned by Close when the peer dropped the
+// connection without answering the close frame.
+var errCloseUnanswered = fmt.Errorf("websocket: peer dropped the connection without answering the close frame: %w", io.ErrUnexpectedEOF)
+
+// awaitAnswer waits, until the deadline, for the peer's answer to our close
+// frame: it reads it itself when no read is under way, and otherwise waits
+// for the read under way to meet it, or to end otherwise and leave the
+// reading to it. It returns why no answer came, if none did.
+func (c *Conn) awaitAnswer(deadline time.Time) error {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	var wake chan struct{}
+	for !c.has(stClosed) {
+		if c.readMu.TryLock() {
+			defer c.readMu.Unlock()
+			return c.readAnswer()
+		}
+		if wake == nil {
+			// Register, then look again: a read that ended just before
+			// could not see us.
+			wake = make(chan struct{})
+			c.closeWait.Store(&wake)
+			continue
+		}
+		select {
+		case <-wake:
+			wake = nil
+		case <-timer.C:
+			return ErrCloseTimeout
+		}
+	}
+	if c.has(stPeerClosed) {
+		return nil
+	}
+	return errCloseUnanswered
+}
+
+// readAnswer reads and discards what the peer sends until its close frame,
+// within the read deadline, and returns why none came, if none did. The
+// caller holds readMu.
+func (c *Conn) readAnswer() error {
+	defer c.releaseReadBuffer()
+	if c.readErr != nil {
+		if c.has(stPeerClosed) {
+			return nil
+		}
+		return fmt.Errorf("websocket: close frame sent, but the peer's answer cannot be read after an earlier read error: %w", c.readErr)
+	}
+	ce, err := c.awaitPeerClose()
+	if !c.server && ce != nil {
+		c.awaitServerEOF()
+	}
+	if ce != nil {
+		c.readErr = ce
+		c.state.Or(stPeerClosed)
+		return nil
+	}
+	c.readErr = ErrClosed
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return ErrCloseTimeout
+	}
+	return errCloseUnanswered
 }
 
 // sendClose begins our side of the closing handshake: it sends a close
@@ -277,27 +331,29 @@ func (c *Conn) replyToClose() {
 
 // awaitPeerClose reads and discards frames until the peer's close frame
 // arrives, a frame cannot be parsed, or the close timeout passes. It returns
-// the peer's close, or nil if none arrived intact. It leaves readErr for the
-// caller to set. The caller holds readMu and has sent a close frame.
-func (c *Conn) awaitPeerClose() *CloseError {
+// the peer's close, or nil and the error that ended the wait. It leaves
+// readErr for the caller to set. The caller holds readMu and has sent a
+// close frame.
+func (c *Conn) awaitPeerClose() (*CloseError, error) {
 	c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
 	for {
-		if c.skipPayload() != nil {
-			return nil
+		if err := c.skipPayload(); err != nil {
+			return nil, err
 		}
 		h, err := c.readHeader()
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		if h.opcode == opClose {
 			p, err := c.controlPayload(h)
 			if err != nil {
-				return nil
+				return nil, err
 			}
-			if ce, _, err := parseClosePayload(p); err == nil {
-				return &ce
+			ce, _, err := parseClosePayload(p)
+			if err != nil {
+				return nil, err
 			}
-			return nil
+			return &ce, nil
 		}
 	}
 }
@@ -314,23 +370,19 @@ func (c *Conn) awaitServerEOF() {
 	}
 }
 
-// awaitClosed waits until the network connection is closed or the deadline
-// passes.
-func (c *Conn) awaitClosed(deadline time.Time) {
-	ch := make(chan struct{})
-	if !c.closeWait.CompareAndSwap(nil, &ch) {
-		ch = *c.closeWait.Load()
+// unlockRead ends every read method: it releases readMu and, if a Close
+// waits for this read to end, wakes it to read the peer's answer itself.
+func (c *Conn) unlockRead() {
+	c.readMu.Unlock()
+	if c.has(stClosing) {
+		c.wakeCloser()
 	}
-	// closeConn sets stClosed before it looks for a channel to close, so
-	// either it sees ours or we see stClosed.
-	if c.has(stClosed) {
-		return
-	}
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
+}
+
+// wakeCloser wakes the Close that waits in awaitAnswer, if any.
+func (c *Conn) wakeCloser() {
+	if ch := c.closeWait.Swap(nil); ch != nil {
+		close(*ch)
 	}
 }
 
@@ -358,8 +410,6 @@ func (c *Conn) closeConn() error {
 		return ErrClosed
 	}
 	err := c.conn.Close()
-	if ch := c.closeWait.Load(); ch != nil {
-		close(*ch)
-	}
+	c.wakeCloser()
 	return err
 }

@@ -64,7 +64,7 @@ type Conn struct {
 
 	// Shared by both sides: the stXxx bits.
 	state     atomic.Uint32
-	closeWait atomic.Pointer[chan struct{}] // closed by closeConn, for Close to wait on
+	closeWait atomic.Pointer[chan struct{}] // a Close waiting for the read under way to end (see awaitAnswer)
 
 	// Read side, guarded by readMu.
 	readMu        sync.Mutex

@@ -45,7 +45,7 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 // frame from the peer, it returns a *CloseError.
 func (c *Conn) AppendMessage(dst []byte) (typ MessageType, msg []byte, err error) {
 	c.readMu.Lock()
-	defer c.readMu.Unlock()
+	defer c.unlockRead()
 	defer c.finishRead()
 	if err := c.awaitInput(); err != nil {
 		return 0, dst, err
@@ -127,7 +127,7 @@ func (c *Conn) frameBuffered() bool {
 // which discards what it has not read.
 func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 	c.readMu.Lock()
-	defer c.readMu.Unlock()
+	defer c.unlockRead()
 	defer c.finishRead()
 	if err := c.awaitInput(); err != nil {
 		return 0, nil, err
@@ -149,7 +149,7 @@ type messageReader struct {
 func (r *messageReader) Read(p []byte) (int, error) {
 	c := r.c
 	c.readMu.Lock()
-	defer c.readMu.Unlock()
+	defer c.unlockRead()
 	defer c.finishRead()
 	if c.msgSeq != r.seq {
 		return 0, errStaleReader
@@ -530,6 +530,11 @@ func (c *Conn) readFailed(err error) error {
 	}
 	c.releaseReadBuffer()
 	c.readErr = err
+	if c.has(stClosing) || !errors.Is(err, os.ErrDeadlineExceeded) {
+		// Nothing more will be read: a Close waiting for the peer's
+		// answer would wait in vain.
+		c.closeConn()
+	}
 	return err
 }
 
