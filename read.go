@@ -399,7 +399,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		c.releaseReadBuffer()
 		var err error
 		n, err = c.conn.Read(p)
-		if n == 0 {
+		if n == 0 && err != nil {
 			return 0, c.readFailed(err)
 		}
 	default:
@@ -474,10 +474,10 @@ func (c *Conn) readNetwork() error {
 	}
 	m, err := c.conn.Read(c.rbuf[c.rend:])
 	c.rend += m
-	if m == 0 {
+	if m == 0 && err != nil {
 		return c.readFailed(err)
 	}
-	return nil
+	return nil // io.Reader allows (0, nil): the caller loops
 }
 
 // readRaw is called by raw.Read when the socket may be readable. It takes a
