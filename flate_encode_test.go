@@ -744,7 +744,17 @@ func TestHuffmanLengths(t *testing.T) {
 			}
 		}
 		lens := make([]uint8, n)
-		hb.build(freq, lens, limit)
+		count, cost := hb.build(freq, lens, limit)
+		if count != countLengths(lens) {
+			t.Fatalf("build returns counts %v for lengths %v", count, lens)
+		}
+		want := 0
+		for s, f := range freq {
+			want += int(f) * int(lens[s])
+		}
+		if cost != want {
+			t.Fatalf("build returns cost %d for lengths %v, want %d", cost, lens, want)
+		}
 		checkHuffman(t, freq, lens, limit)
 	}
 }
