@@ -591,41 +591,52 @@ func TestDeflateBlockKinds(t *testing.T) {
 // decodes back, and writeBlock writes the smallest.
 func TestDeflateBlockSizes(t *testing.T) {
 	msgs, _ := chatStream(5, 3)
+	var flat []byte // all byte values equally often: a short code length header
+	for i := range 8 * 256 {
+		flat = append(flat, byte(i*97))
+	}
 	for _, blk := range [][]byte{
 		randomBytes(12, 3000, ""), []byte("to be or not to be, to be or not"), msgs[0], msgs[1][:300],
-		bytes.Repeat([]byte("z"), 1000), randomBytes(13, 5000, "ab"),
+		bytes.Repeat([]byte("z"), 1000), randomBytes(13, 5000, "ab"), flat,
 	} {
-		tokens := greedyTokens(blk)
-		var bc blockCoder
-		for _, nb := range []uint{0, 3, 7} {
-			var best []byte
-			for kind := range 3 {
-				countTokens(&bc, tokens, blk)
-				size := bc.sizes(len(blk), nb)
-				w := bitWriter{out: make([]byte, 8)}
-				w.put(0, nb)
-				bc.write(&w, kind, size[kind], tokens, blk)
-				if got := 8*w.n + int(w.nb); got != size[kind]+int(nb) {
-					t.Errorf("%.20q after %d bits: block type %d takes %d bits, sizes says %d", blk, nb, kind, got-int(nb), size[kind])
-				}
-				w.syncFlush()
-				if nb > 0 {
-					// The bits before the block would not decode.
-				} else if res, err := checkInflate(w.out[:w.n], nil, 15); err != nil || !bytes.Equal(res.data, blk) {
-					t.Errorf("%.20q: block type %d does not decode: %v", blk, kind, err)
-				}
-				if best == nil || w.n < len(best) {
-					best = w.out[:w.n]
-				}
-			}
+		for _, tokens := range [][]uint32{greedyTokens(blk), {uint32(len(blk))}} {
+			checkBlockSizes(t, blk, tokens)
+		}
+	}
+}
+
+// checkBlockSizes writes tokens, which cover blk, in each block format after
+// a few bits, and checks the sizes and the choice of writeBlock.
+func checkBlockSizes(t *testing.T, blk []byte, tokens []uint32) {
+	var bc blockCoder
+	for _, nb := range []uint{0, 3, 7} {
+		var best []byte
+		for kind := range 3 {
 			countTokens(&bc, tokens, blk)
+			size := bc.sizes(len(blk), nb)
 			w := bitWriter{out: make([]byte, 8)}
 			w.put(0, nb)
-			bc.writeBlock(&w, tokens, blk)
-			w.syncFlush()
-			if w.n != len(best) {
-				t.Errorf("%.20q after %d bits: writeBlock writes %d bytes, the smallest format %d", blk, nb, w.n, len(best))
+			bc.write(&w, kind, size[kind], tokens, blk)
+			if got := 8*w.n + int(w.nb); got != size[kind]+int(nb) {
+				t.Errorf("%.20q in %d tokens after %d bits: block type %d takes %d bits, sizes says %d", blk, len(tokens), nb, kind, got-int(nb), size[kind])
 			}
+			w.syncFlush()
+			if nb > 0 {
+				// The bits before the block would not decode.
+			} else if res, err := checkInflate(w.out[:w.n], nil, 15); err != nil || !bytes.Equal(res.data, blk) {
+				t.Errorf("%.20q in %d tokens: block type %d does not decode: %v", blk, len(tokens), kind, err)
+			}
+			if best == nil || w.n < len(best) {
+				best = w.out[:w.n]
+			}
+		}
+		countTokens(&bc, tokens, blk)
+		w := bitWriter{out: make([]byte, 8)}
+		w.put(0, nb)
+		bc.writeBlock(&w, tokens, blk)
+		w.syncFlush()
+		if w.n != len(best) {
+			t.Errorf("%.20q in %d tokens after %d bits: writeBlock writes %d bytes, the smallest format %d", blk, len(tokens), nb, w.n, len(best))
 		}
 	}
 }

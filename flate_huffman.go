@@ -527,37 +527,47 @@ func (bc *blockCoder) planDynamic() int {
 // runLengths codes the code lengths seq with the code length alphabet of
 // RFC 1951 section 3.2.7 into bc.rle, counting the symbols in bc.clFreq.
 func (bc *blockCoder) runLengths(seq []uint8) {
-	clear(bc.clFreq[:])
-	bc.nrle = 0
-	emit := func(sym uint8, extra int) {
-		bc.rle[bc.nrle] = uint16(sym) | uint16(extra)<<8
-		bc.nrle++
-		bc.clFreq[sym]++
-	}
+	var freq [numCodeLen]uint32
+	rle, n := &bc.rle, 0
 	for i := 0; i < len(seq); {
-		v, run := seq[i], 1
-		for i+run < len(seq) && seq[i+run] == v {
-			run++
+		v, j := seq[i], i+1
+		for j < len(seq) && seq[j] == v {
+			j++
 		}
-		i += run
-		if v == 0 {
+		run := j - i
+		i = j
+		switch {
+		case run < 3 || v != 0 && run < 4:
+			// The most common case: too short a run to code as one.
+		case v == 0:
 			for ; run >= 11; run -= min(run, 138) {
-				emit(18, min(run, 138)-11)
+				rle[n] = 18 | uint16(min(run, 138)-11)<<8
+				n++
+				freq[18]++
 			}
 			if run >= 3 {
-				emit(17, run-3)
+				rle[n] = 17 | uint16(run-3)<<8
+				n++
+				freq[17]++
 				run = 0
 			}
-		} else {
-			emit(v, 0)
+		default:
+			rle[n] = uint16(v)
+			n++
+			freq[v]++
 			for run--; run >= 3; run -= min(run, 6) {
-				emit(16, min(run, 6)-3)
+				rle[n] = 16 | uint16(min(run, 6)-3)<<8
+				n++
+				freq[16]++
 			}
 		}
 		for ; run > 0; run-- {
-			emit(v, 0)
+			rle[n] = uint16(v)
+			n++
+			freq[v]++
 		}
 	}
+	bc.nrle, bc.clFreq = n, freq
 }
 
 // writeDynamicHeader writes the header of a dynamic block that planDynamic
@@ -567,9 +577,13 @@ func (bc *blockCoder) writeDynamicHeader(w *bitWriter) {
 	assignCodes(bc.distLen[:bc.ndist], &bc.distCnt, bc.distCode[:])
 	assignCodes(bc.clLen[:], &bc.clCount, bc.clCode[:])
 	w.put(blockDynamic<<1|uint64(bc.nlit-257)<<3|uint64(bc.ndist-1)<<8|uint64(bc.ncl-4)<<13, 17)
-	for _, s := range clOrder[:bc.ncl] {
-		w.put(uint64(bc.clLen[s]), 3)
+	var v uint64
+	for i, s := range clOrder[:bc.ncl] {
+		v |= uint64(bc.clLen[s]) << (3 * i)
 	}
+	n := uint(min(3*bc.ncl, 30)) // up to 19 lengths of 3 bits take two puts
+	w.put(v&(1<<n-1), n)
+	w.put(v>>n, uint(3*bc.ncl)-n)
 	for _, r := range bc.rle[:bc.nrle] {
 		s := r & 255
 		h := bc.clCode[s]
