@@ -19,10 +19,12 @@ const (
 	minMatch  = 4         // shortest match the encoder emits (DEFLATE allows 3)
 	matchFlag = 1 << 31   // marks a token as a match: flag | (length-3)<<15 | (distance-1)
 	hashMul   = 0x9E3779B1
-	// maxPiece bounds the input one pass of the matcher takes, so that
-	// positions fit the int32 hash table entries.
-	maxPiece = 1 << 30
 )
+
+// maxPiece bounds the input one pass of the matcher takes, so that positions
+// fit the int32 hash table entries; a variable for tests only. It must be at
+// least the largest window, as only the previous piece is kept as history.
+var maxPiece = 1 << 30
 
 // deflater is pooled scratch state of the encoder (hash tables, token and
 // frequency buffers); it holds no per-connection data, so any call may use

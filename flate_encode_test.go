@@ -544,6 +544,31 @@ func TestDeflateStreaming(t *testing.T) {
 	}
 }
 
+// TestDeflatePieces checks that input longer than one pass of the matcher
+// takes is compressed in pieces, each with the history before it: random
+// bytes repeated right after a piece boundary must cost next to nothing.
+func TestDeflatePieces(t *testing.T) {
+	defer func(n int) { maxPiece = n }(maxPiece)
+	maxPiece = 40_000 // at least a window, as the real one is
+	_, stream := chatStream(12, 60)
+	r1, r2 := randomBytes(13, 1000, ""), randomBytes(14, 1000, "")
+	d := getDeflater()
+	defer putDeflater(d)
+	for _, level := range []int{1, 6} {
+		for _, wb := range []int{12, 15} {
+			var size [2]int
+			for i, again := range [][]byte{r1, r2} {
+				data := slices.Concat(stream[:39_000], r1, again, stream[39_000:60_000])
+				out, _ := checkRoundTrip(t, d, stream[60_000:61_000], data, wb, level)
+				size[i] = len(out)
+			}
+			if size[0] > size[1]-900 {
+				t.Errorf("window bits %d, level %d: %d bytes with a repeat across pieces, %d without", wb, level, size[0], size[1])
+			}
+		}
+	}
+}
+
 // TestDeflateIncompressible checks that random data grows by the 5 bytes of
 // a stored block header per 64 KiB block, and the sync flush.
 func TestDeflateIncompressible(t *testing.T) {
