@@ -256,6 +256,7 @@ func (h *testHuffman) decode(r *testBits) int {
 type inflated struct {
 	data    []byte
 	kinds   [3]int // blocks of each type
+	longest int    // the most bytes a block decoded to
 	maxDist int
 }
 
@@ -266,6 +267,7 @@ type inflated struct {
 func checkInflate(out, hist []byte, windowBits int) (*inflated, error) {
 	r := &testBits{b: out}
 	res := &inflated{}
+	before := 0 // the output before the previous block
 	for r.err == nil {
 		if r.read(1) != 0 {
 			return res, errors.New("final block")
@@ -274,6 +276,8 @@ func checkInflate(out, hist []byte, windowBits int) (*inflated, error) {
 		if kind < 3 {
 			res.kinds[kind]++
 		}
+		res.longest = max(res.longest, len(res.data)-before)
+		before = len(res.data)
 		switch kind {
 		case 0:
 			r.pos = (r.pos + 7) &^ 7
@@ -584,6 +588,21 @@ func TestDeflateIncompressible(t *testing.T) {
 	}
 }
 
+// TestDeflateBlockSpan checks that no block covers more input than a stored
+// block holds, also where matches end blocks, so that a block that does not
+// compress costs only the 5 bytes of a stored block header.
+func TestDeflateBlockSpan(t *testing.T) {
+	_, stream := chatStream(13, 300)
+	d := getDeflater()
+	defer putDeflater(d)
+	for level := 1; level <= 9; level += 4 {
+		_, res := checkRoundTrip(t, d, nil, stream, 15, level)
+		if res.longest > maxStored {
+			t.Errorf("level %d: a block covers %d bytes", level, res.longest)
+		}
+	}
+}
+
 // TestDeflateBlockKinds checks that the encoder picks stored blocks for
 // random data, fixed codes for a short text and dynamic codes for a long one.
 func TestDeflateBlockKinds(t *testing.T) {
@@ -718,6 +737,41 @@ func countTokens(bc *blockCoder, tokens []uint32, blk []byte) {
 	}
 }
 
+// TestDeflateRatio compares output sizes on chat messages with those of
+// compress/flate given the same history as its dictionary: level 1 must be
+// smaller than its level 1 (which ignores dictionaries), level 6 about as
+// small as its level 6 (whose window is never below 32 KiB), and a history
+// must help.
+func TestDeflateRatio(t *testing.T) {
+	msgs, stream := chatStream(14, 140)
+	for _, wb := range []int{12, 15} {
+		var ours, std [2][2]int // [with history][level 1, 6]
+		for i := len(msgs) - 24; i < len(msgs); i++ {
+			at := len(stream) - sumLen(msgs[i:])
+			for h, hist := range [][]byte{nil, stream[at-1<<wb : at]} {
+				for l, level := range []int{1, 6} {
+					d := getDeflater()
+					ours[h][l] += len(d.compress(nil, hist, msgs[i], wb, level))
+					putDeflater(d)
+					var buf bytes.Buffer
+					w, _ := flate.NewWriterDict(&buf, level, hist)
+					w.Write(msgs[i])
+					w.Flush()
+					std[h][l] += buf.Len()
+				}
+			}
+		}
+		for h := range 2 {
+			if ours[h][0] >= std[h][0] || 100*ours[h][1] > 103*std[h][1] {
+				t.Errorf("window bits %d, history %v: levels 1 and 6 take %v bytes, compress/flate %v", wb, h == 1, ours[h], std[h])
+			}
+		}
+		if 10*ours[1][0] > 6*ours[0][0] {
+			t.Errorf("window bits %d: level 1 takes %d bytes with history, %d without", wb, ours[1][0], ours[0][0])
+		}
+	}
+}
+
 // TestDeflateReusedTables checks that one deflater's hash tables carry
 // nothing over from call to call: after a long input, a short one must not
 // find the long one's positions, which would lie beyond its own end.
@@ -736,15 +790,20 @@ func TestDeflateReusedTables(t *testing.T) {
 }
 
 // TestDeflateTableWrap checks that the positions in the hash tables start
-// over instead of overflowing int32.
+// over, from cleared tables, instead of overflowing int32. Left over, an
+// entry of an earlier call would point at the last bytes of this call's
+// history, where no 4 bytes can be read.
 func TestDeflateTableWrap(t *testing.T) {
-	_, stream := chatStream(7, 30)
+	x := randomBytes(15, 5000, "")
+	hist := randomBytes(16, 10, "")
+	p := slices.Concat(x[7:11], randomBytes(17, 100, ""))
 	d := getDeflater()
 	defer putDeflater(d)
 	for level := 1; level <= 9; level++ {
-		checkRoundTrip(t, d, stream[:10000], stream[10000:], 15, level)
+		d.next = 0 // as new
+		checkRoundTrip(t, d, nil, x, 15, level)
 		d.next = math.MaxInt32 - 5000
-		checkRoundTrip(t, d, stream[:10000], stream[10000:], 15, level)
+		checkRoundTrip(t, d, hist, p, 15, level)
 		if d.next > 1<<20 {
 			t.Fatalf("level %d: positions did not start over (next %d)", level, d.next)
 		}
