@@ -276,9 +276,6 @@ func (d *deflater) matchFast(h, p []byte, window int) {
 		d.match(p, n, s-c, s+n)
 		s += n
 		lit, skip = s, 64
-		if s-2 <= last {
-			d.head[hash4(binary.LittleEndian.Uint32(p[s-2:]), shift)] = int32(s - 2 + base)
-		}
 	}
 	d.literals(p, lit, len(p))
 }
