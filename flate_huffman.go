@@ -188,23 +188,28 @@ func (b *huffBuilder) build(freq []uint32, lens []uint8, limit int) (codeCounts,
 }
 
 // sortByFreq sorts the n entries of b.sorted, which are in symbol order,
-// by frequency, most at most, with stable radix sort passes of 8 bits: one
-// pass for most frequencies of a small message. It returns the sorted
-// entries, in b.sorted or b.spare.
+// by frequency, most at most, with stable radix sort passes. Digits of at
+// most 6 bits keep the passes over the buckets short: a message's few
+// symbols take two short passes rather than one over 256 buckets. It returns
+// the sorted entries, in b.sorted or b.spare.
 func (b *huffBuilder) sortByFreq(n int, most uint32) []uint32 {
 	src, dst := b.sorted[:n], b.spare[:n]
-	for shift := uint(9); most > 0; shift, most = shift+8, most>>8 {
-		var start [256]uint16
+	nbits := bits.Len32(most)
+	passes := (nbits + 5) / 6
+	width := uint((nbits + passes - 1) / passes)
+	mask := uint32(1)<<width - 1
+	for shift := uint(9); passes > 0; shift, passes = shift+width, passes-1 {
+		var start [64]uint16
 		for _, v := range src {
-			start[v>>shift&255]++
+			start[v>>shift&mask]++
 		}
 		sum := uint16(0)
-		for i, c := range start[:min(256, most+1)] {
+		for i, c := range start[:mask+1] {
 			start[i] = sum
 			sum += c
 		}
 		for _, v := range src {
-			k := v >> shift & 255
+			k := v >> shift & mask
 			dst[start[k]] = v
 			start[k]++
 		}
