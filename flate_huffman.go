@@ -589,14 +589,20 @@ func (bc *blockCoder) writeDynamicHeader(w *bitWriter) {
 	n := uint(min(3*bc.ncl, 30)) // up to 19 lengths of 3 bits take two puts
 	w.put(v&(1<<n-1), n)
 	w.put(v>>n, uint(3*bc.ncl)-n)
+	// Each symbol takes at most 7+7 bits: gather three or four per put.
+	v, n = 0, 0
 	for _, r := range bc.rle[:bc.nrle] {
-		s := r & 255
+		s := r & 31
 		h := bc.clCode[s]
-		v, nb := uint64(h.bits), uint(h.n)
-		if s >= 16 {
-			v |= uint64(r>>8) << nb
-			nb += uint([3]uint8{2, 3, 7}[s-16])
+		v |= (uint64(h.bits) | uint64(r>>8)<<h.n) << n
+		n += uint(h.n + clExtra[s])
+		if n > 42 {
+			w.put(v, n)
+			v, n = 0, 0
 		}
-		w.put(v, nb)
 	}
+	w.put(v, n)
 }
+
+// clExtra holds the extra bits of each code length symbol.
+var clExtra = [32]uint8{16: 2, 17: 3, 18: 7}
