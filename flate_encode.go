@@ -12,17 +12,19 @@ import (
 // with a window bounded to 1<<windowBits, and the block loop.
 
 const (
-	hashBits  = 14      // log2 of the hash table size
-	chainBits = 15      // log2 of the hash chain table size: the largest window
-	maxTokens = 1 << 13 // tokens per block
+	hashBits  = 14        // log2 of the hash table size
+	chainBits = 15        // log2 of the hash chain table size: the largest window
+	maxTokens = 1 << 13   // tokens per block
 	maxSpan   = maxStored // input bytes per block, so that a stored block takes them
-	minMatch  = 4       // shortest match the encoder emits (DEFLATE allows 3)
-	matchFlag = 1 << 31 // marks a token as a match: flag | (length-3)<<15 | (distance-1)
+	minMatch  = 4         // shortest match the encoder emits (DEFLATE allows 3)
+	matchFlag = 1 << 31   // marks a token as a match: flag | (length-3)<<15 | (distance-1)
 	hashMul   = 0x9E3779B1
-	// maxPiece bounds the input one pass of the matcher takes, so that
-	// positions fit the int32 hash table entries.
-	maxPiece = 1 << 30
 )
+
+// maxPiece bounds the input one pass of the matcher takes, so that positions
+// fit the int32 hash table entries; a variable for tests only. It must be at
+// least the largest window, as only the previous piece is kept as history.
+var maxPiece = 1 << 30
 
 // deflater is pooled scratch state of the encoder (hash tables, token and
 // frequency buffers); it holds no per-connection data, so any call may use
@@ -34,10 +36,11 @@ type deflater struct {
 	prev   [1 << chainBits]uint16 // per position, distance to the previous one of its hash (0: none)
 	tokens [maxTokens]uint32      // the block's tokens: literal run lengths and matches
 	ntok   int
-	base   int // added to positions (0 is p[0]; the history is below) in the tables
-	next   int // the least base the next call may use
-	start  int // position where the tokens begin
-	lo     int // least valid position: -len(history)
+	base   int  // added to positions (0 is p[0]; the history is below) in the tables
+	next   int  // the least base the next call may use
+	start  int  // position where the tokens begin
+	lo     int  // least valid position: -len(history)
+	shift  uint // 32 - the bits of hash table index in use
 	bc     blockCoder
 	w      bitWriter
 }
@@ -49,21 +52,21 @@ type levelParams struct {
 	good      int // search only a quarter of the chain with a match this long in hand
 	nice      int // stop searching on a match this long
 	insert    int // index every position inside matches up to this long, only the last ones beyond
-	histStep  int // index every histStep-th position of the history, except its last histDense bytes
-	histDense int // the history indexed at every position
+	histDense int // index every position of the last histDense bytes of history,
+	histStep  int // then ever fewer, down to every histStep-th
 }
 
 // levels holds the parameters of compression levels 1 to 9.
 var levels = [10]levelParams{
-	1: {histStep: 4, histDense: 1024},
-	2: {chain: 4, good: 8, nice: 16, insert: 8, histStep: 2, histDense: 2048},
-	3: {chain: 8, good: 8, nice: 32, insert: 16, histStep: 2, histDense: 4096},
-	4: {chain: 16, lazy: 8, good: 8, nice: 32, insert: 32, histStep: 1},
-	5: {chain: 32, lazy: 16, good: 8, nice: 64, insert: maxMatch, histStep: 1},
-	6: {chain: 128, lazy: 16, good: 16, nice: 128, insert: maxMatch, histStep: 1},
-	7: {chain: 256, lazy: 32, good: 16, nice: 128, insert: maxMatch, histStep: 1},
-	8: {chain: 1024, lazy: 128, good: 32, nice: maxMatch, insert: maxMatch, histStep: 1},
-	9: {chain: 4096, lazy: maxMatch, good: 32, nice: maxMatch, insert: maxMatch, histStep: 1},
+	1: {histDense: 256, histStep: 16},
+	2: {chain: 4, nice: 16, good: 8, insert: 8, histDense: 512, histStep: 8},
+	3: {chain: 8, nice: 32, good: 8, insert: 16, histDense: 1024, histStep: 4},
+	4: {chain: 16, lazy: 8, good: 8, nice: 32, insert: 32, histDense: 2048, histStep: 4},
+	5: {chain: 32, lazy: 16, good: 8, nice: 64, insert: maxMatch, histDense: 4096, histStep: 2},
+	6: {chain: 128, lazy: 16, good: 8, nice: 128, insert: maxMatch, histDense: 1 << 15, histStep: 1},
+	7: {chain: 256, lazy: 32, good: 16, nice: 258, insert: maxMatch, histDense: 1 << 15, histStep: 1},
+	8: {chain: 1024, lazy: 128, good: 32, nice: maxMatch, insert: maxMatch, histDense: 1 << 15, histStep: 1},
+	9: {chain: 4096, lazy: maxMatch, good: 32, nice: maxMatch, insert: maxMatch, histDense: 1 << 15, histStep: 1},
 }
 
 // deflaters pools deflater scratch state.
@@ -114,6 +117,9 @@ func (d *deflater) encode(h, p []byte, window int, lp *levelParams) {
 	d.base = d.next + len(h)
 	d.next = d.base + len(p)
 	d.start, d.ntok = 0, 0
+	// A table twice the window size is about as good as a larger one, and
+	// stays in faster caches.
+	d.shift = 32 - uint(min(hashBits, bits.Len(uint(window))))
 	if lp.chain == 0 {
 		d.indexHistFast(h, lp)
 		d.matchFast(h, p, window)
@@ -169,8 +175,8 @@ func (d *deflater) match(p []byte, n, dist, end int) {
 	}
 }
 
-// hash4 hashes 4 bytes to a hash table index.
-func hash4(v uint32) uint32 { return v * hashMul >> (32 - hashBits) }
+// hash4 hashes 4 bytes to a hash table index of 32-shift bits.
+func hash4(v uint32, shift uint) uint32 { return v * hashMul >> shift & (1<<hashBits - 1) }
 
 // load32 returns the 4 bytes at position i of h followed by p; they must
 // not straddle the two.
@@ -223,16 +229,23 @@ func prefixLen(a, b []byte) int {
 	return n
 }
 
+// histBound returns where in a history of n bytes indexing goes from
+// index step to step-1: positions older than step*lp.histDense bytes are
+// indexed every step-th, up to lp.histStep; the last lp.histDense bytes,
+// every one.
+func histBound(n, step int, lp *levelParams) int {
+	if step == 1 {
+		return n - minMatch + 1
+	}
+	return min(n-minMatch+1, n-step*lp.histDense)
+}
+
 // indexHistFast indexes the history h for matchFast.
 func (d *deflater) indexHistFast(h []byte, lp *levelParams) {
-	off := d.base - len(h)
-	sparse := len(h) - lp.histDense
-	for i := 0; i <= len(h)-minMatch; {
-		d.head[hash4(binary.LittleEndian.Uint32(h[i:]))] = int32(i + off)
-		if i < sparse {
-			i += lp.histStep
-		} else {
-			i++
+	off, i := d.base-len(h), 0
+	for step := lp.histStep; step > 0; step-- {
+		for end := histBound(len(h), step, lp); i < end; i += step {
+			d.head[hash4(binary.LittleEndian.Uint32(h[i:]), d.shift)] = int32(i + off)
 		}
 	}
 }
@@ -241,14 +254,16 @@ func (d *deflater) indexHistFast(h []byte, lp *levelParams) {
 // greedy matches extended backwards, and steps through input that does not
 // match that grow by one byte every 64 probes.
 func (d *deflater) matchFast(h, p []byte, window int) {
-	base, lo := d.base, d.lo
+	base, lo, shift := d.base, d.lo, d.shift
 	lit, last, skip := 0, len(p)-minMatch, 64
 	for s := 0; s <= last; {
 		cv := binary.LittleEndian.Uint32(p[s:])
-		hv := hash4(cv)
+		hv := hash4(cv, shift)
 		c := int(d.head[hv]) - base
 		d.head[hv] = int32(s + base)
-		if c < lo || s-c > window || load32(h, p, c) != cv {
+		// The candidate is in range if it is in this call's data (old
+		// entries lie below it) and in the window: one comparison.
+		if uint(s-c-1) >= uint(min(window, s-lo)) || load32(h, p, c) != cv {
 			s += skip >> 6
 			skip++
 			continue
@@ -261,35 +276,32 @@ func (d *deflater) matchFast(h, p []byte, window int) {
 		d.match(p, n, s-c, s+n)
 		s += n
 		lit, skip = s, 64
-		if s-2 <= last {
-			d.head[hash4(binary.LittleEndian.Uint32(p[s-2:]))] = int32(s - 2 + base)
-		}
 	}
 	d.literals(p, lit, len(p))
 }
 
-// insert makes position v-d.base, whose 4 bytes hash to hv, the head of its
-// hash chain.
-func (d *deflater) insert(hv uint32, v, window int) {
+// insert makes position pos, whose 4 bytes hash to hv, the head of its hash
+// chain.
+func (d *deflater) insert(hv uint32, pos, window int) {
+	v := pos + d.base
 	old := int(d.head[hv])
 	d.head[hv] = int32(v)
+	// The previous position is in range if it is in this call's data (old
+	// entries lie below it) and in the window; a single comparison, since
+	// a branch here is hard to predict.
 	delta := v - old
-	if old-d.base < d.lo || delta > window {
+	if delta > min(window, pos-d.lo) {
 		delta = 0
 	}
 	d.prev[v&(1<<chainBits-1)] = uint16(delta)
 }
 
-// indexHist indexes the history h for matchChain.
+// indexHist indexes the history h for matchChain, as indexHistFast does.
 func (d *deflater) indexHist(h []byte, window int, lp *levelParams) {
-	off := d.base - len(h)
-	sparse := len(h) - lp.histDense
-	for i := 0; i <= len(h)-minMatch; {
-		d.insert(hash4(binary.LittleEndian.Uint32(h[i:])), i+off, window)
-		if i < sparse {
-			i += lp.histStep
-		} else {
-			i++
+	i := 0
+	for step := lp.histStep; step > 0; step-- {
+		for end := histBound(len(h), step, lp); i < end; i += step {
+			d.insert(hash4(binary.LittleEndian.Uint32(h[i:]), d.shift), i-len(h), window)
 		}
 	}
 }
@@ -299,7 +311,7 @@ func (d *deflater) indexHist(h []byte, window int, lp *levelParams) {
 func (d *deflater) indexRange(p []byte, from, to, window int, lp *levelParams) {
 	to = min(to, len(p)-minMatch+1)
 	for i := max(from, to-lp.insert); i < to; i++ {
-		d.insert(hash4(binary.LittleEndian.Uint32(p[i:])), i+d.base, window)
+		d.insert(hash4(binary.LittleEndian.Uint32(p[i:]), d.shift), i, window)
 	}
 }
 
@@ -311,7 +323,7 @@ func (d *deflater) matchChain(h, p []byte, window int, lp *levelParams) {
 	for s := 0; s < len(p); {
 		n, dist := 0, 0
 		if s <= len(p)-minMatch {
-			d.insert(hash4(binary.LittleEndian.Uint32(p[s:])), s+d.base, window)
+			d.insert(hash4(binary.LittleEndian.Uint32(p[s:]), d.shift), s, window)
 			if lp.lazy == 0 || prevLen < lp.lazy {
 				n, dist = d.search(h, p, s, max(prevLen, minMatch-1), window, lp)
 			}

@@ -256,6 +256,7 @@ func (h *testHuffman) decode(r *testBits) int {
 type inflated struct {
 	data    []byte
 	kinds   [3]int // blocks of each type
+	longest int    // the most bytes a block decoded to
 	maxDist int
 }
 
@@ -266,6 +267,7 @@ type inflated struct {
 func checkInflate(out, hist []byte, windowBits int) (*inflated, error) {
 	r := &testBits{b: out}
 	res := &inflated{}
+	before := 0 // the output before the previous block
 	for r.err == nil {
 		if r.read(1) != 0 {
 			return res, errors.New("final block")
@@ -274,6 +276,8 @@ func checkInflate(out, hist []byte, windowBits int) (*inflated, error) {
 		if kind < 3 {
 			res.kinds[kind]++
 		}
+		res.longest = max(res.longest, len(res.data)-before)
+		before = len(res.data)
 		switch kind {
 		case 0:
 			r.pos = (r.pos + 7) &^ 7
@@ -544,6 +548,31 @@ func TestDeflateStreaming(t *testing.T) {
 	}
 }
 
+// TestDeflatePieces checks that input longer than one pass of the matcher
+// takes is compressed in pieces, each with the history before it: random
+// bytes repeated right after a piece boundary must cost next to nothing.
+func TestDeflatePieces(t *testing.T) {
+	defer func(n int) { maxPiece = n }(maxPiece)
+	maxPiece = 40_000 // at least a window, as the real one is
+	_, stream := chatStream(12, 60)
+	r1, r2 := randomBytes(13, 1000, ""), randomBytes(14, 1000, "")
+	d := getDeflater()
+	defer putDeflater(d)
+	for _, level := range []int{1, 6} {
+		for _, wb := range []int{12, 15} {
+			var size [2]int
+			for i, again := range [][]byte{r1, r2} {
+				data := slices.Concat(stream[:39_000], r1, again, stream[39_000:60_000])
+				out, _ := checkRoundTrip(t, d, stream[60_000:61_000], data, wb, level)
+				size[i] = len(out)
+			}
+			if size[0] > size[1]-900 {
+				t.Errorf("window bits %d, level %d: %d bytes with a repeat across pieces, %d without", wb, level, size[0], size[1])
+			}
+		}
+	}
+}
+
 // TestDeflateIncompressible checks that random data grows by the 5 bytes of
 // a stored block header per 64 KiB block, and the sync flush.
 func TestDeflateIncompressible(t *testing.T) {
@@ -555,6 +584,21 @@ func TestDeflateIncompressible(t *testing.T) {
 		blocks := (len(p) - 1000 + maxStored - 1) / maxStored
 		if len(out) > len(p)-1000+5*blocks+5 || res.kinds[1]+res.kinds[2] > 0 {
 			t.Errorf("level %d: %d random bytes take %d (blocks of each type %v)", level, len(p)-1000, len(out), res.kinds)
+		}
+	}
+}
+
+// TestDeflateBlockSpan checks that no block covers more input than a stored
+// block holds, also where matches end blocks, so that a block that does not
+// compress costs only the 5 bytes of a stored block header.
+func TestDeflateBlockSpan(t *testing.T) {
+	_, stream := chatStream(13, 300)
+	d := getDeflater()
+	defer putDeflater(d)
+	for level := 1; level <= 9; level += 4 {
+		_, res := checkRoundTrip(t, d, nil, stream, 15, level)
+		if res.longest > maxStored {
+			t.Errorf("level %d: a block covers %d bytes", level, res.longest)
 		}
 	}
 }
@@ -591,41 +635,52 @@ func TestDeflateBlockKinds(t *testing.T) {
 // decodes back, and writeBlock writes the smallest.
 func TestDeflateBlockSizes(t *testing.T) {
 	msgs, _ := chatStream(5, 3)
+	var flat []byte // all byte values equally often: a short code length header
+	for i := range 8 * 256 {
+		flat = append(flat, byte(i*97))
+	}
 	for _, blk := range [][]byte{
 		randomBytes(12, 3000, ""), []byte("to be or not to be, to be or not"), msgs[0], msgs[1][:300],
-		bytes.Repeat([]byte("z"), 1000), randomBytes(13, 5000, "ab"),
+		bytes.Repeat([]byte("z"), 1000), randomBytes(13, 5000, "ab"), flat,
 	} {
-		tokens := greedyTokens(blk)
-		var bc blockCoder
-		for _, nb := range []uint{0, 3, 7} {
-			var best []byte
-			for kind := range 3 {
-				countTokens(&bc, tokens, blk)
-				size := bc.sizes(len(blk), nb)
-				w := bitWriter{out: make([]byte, 8)}
-				w.put(0, nb)
-				bc.write(&w, kind, size[kind], tokens, blk)
-				if got := 8*w.n + int(w.nb); got != size[kind]+int(nb) {
-					t.Errorf("%.20q after %d bits: block type %d takes %d bits, sizes says %d", blk, nb, kind, got-int(nb), size[kind])
-				}
-				w.syncFlush()
-				if nb > 0 {
-					// The bits before the block would not decode.
-				} else if res, err := checkInflate(w.out[:w.n], nil, 15); err != nil || !bytes.Equal(res.data, blk) {
-					t.Errorf("%.20q: block type %d does not decode: %v", blk, kind, err)
-				}
-				if best == nil || w.n < len(best) {
-					best = w.out[:w.n]
-				}
-			}
+		for _, tokens := range [][]uint32{greedyTokens(blk), {uint32(len(blk))}} {
+			checkBlockSizes(t, blk, tokens)
+		}
+	}
+}
+
+// checkBlockSizes writes tokens, which cover blk, in each block format after
+// a few bits, and checks the sizes and the choice of writeBlock.
+func checkBlockSizes(t *testing.T, blk []byte, tokens []uint32) {
+	var bc blockCoder
+	for _, nb := range []uint{0, 3, 7} {
+		var best []byte
+		for kind := range 3 {
 			countTokens(&bc, tokens, blk)
+			size := bc.sizes(len(blk), nb)
 			w := bitWriter{out: make([]byte, 8)}
 			w.put(0, nb)
-			bc.writeBlock(&w, tokens, blk)
-			w.syncFlush()
-			if w.n != len(best) {
-				t.Errorf("%.20q after %d bits: writeBlock writes %d bytes, the smallest format %d", blk, nb, w.n, len(best))
+			bc.write(&w, kind, size[kind], tokens, blk)
+			if got := 8*w.n + int(w.nb); got != size[kind]+int(nb) {
+				t.Errorf("%.20q in %d tokens after %d bits: block type %d takes %d bits, sizes says %d", blk, len(tokens), nb, kind, got-int(nb), size[kind])
 			}
+			w.syncFlush()
+			if nb > 0 {
+				// The bits before the block would not decode.
+			} else if res, err := checkInflate(w.out[:w.n], nil, 15); err != nil || !bytes.Equal(res.data, blk) {
+				t.Errorf("%.20q in %d tokens: block type %d does not decode: %v", blk, len(tokens), kind, err)
+			}
+			if best == nil || w.n < len(best) {
+				best = w.out[:w.n]
+			}
+		}
+		countTokens(&bc, tokens, blk)
+		w := bitWriter{out: make([]byte, 8)}
+		w.put(0, nb)
+		bc.writeBlock(&w, tokens, blk)
+		w.syncFlush()
+		if w.n != len(best) {
+			t.Errorf("%.20q in %d tokens after %d bits: writeBlock writes %d bytes, the smallest format %d", blk, len(tokens), nb, w.n, len(best))
 		}
 	}
 }
@@ -682,6 +737,41 @@ func countTokens(bc *blockCoder, tokens []uint32, blk []byte) {
 	}
 }
 
+// TestDeflateRatio compares output sizes on chat messages with those of
+// compress/flate given the same history as its dictionary: level 1 must be
+// smaller than its level 1 (which ignores dictionaries), level 6 about as
+// small as its level 6 (whose window is never below 32 KiB), and a history
+// must help.
+func TestDeflateRatio(t *testing.T) {
+	msgs, stream := chatStream(14, 140)
+	for _, wb := range []int{12, 15} {
+		var ours, std [2][2]int // [with history][level 1, 6]
+		for i := len(msgs) - 24; i < len(msgs); i++ {
+			at := len(stream) - sumLen(msgs[i:])
+			for h, hist := range [][]byte{nil, stream[at-1<<wb : at]} {
+				for l, level := range []int{1, 6} {
+					d := getDeflater()
+					ours[h][l] += len(d.compress(nil, hist, msgs[i], wb, level))
+					putDeflater(d)
+					var buf bytes.Buffer
+					w, _ := flate.NewWriterDict(&buf, level, hist)
+					w.Write(msgs[i])
+					w.Flush()
+					std[h][l] += buf.Len()
+				}
+			}
+		}
+		for h := range 2 {
+			if ours[h][0] >= std[h][0] || 100*ours[h][1] > 103*std[h][1] {
+				t.Errorf("window bits %d, history %v: levels 1 and 6 take %v bytes, compress/flate %v", wb, h == 1, ours[h], std[h])
+			}
+		}
+		if 10*ours[1][0] > 6*ours[0][0] {
+			t.Errorf("window bits %d: level 1 takes %d bytes with history, %d without", wb, ours[1][0], ours[0][0])
+		}
+	}
+}
+
 // TestDeflateReusedTables checks that one deflater's hash tables carry
 // nothing over from call to call: after a long input, a short one must not
 // find the long one's positions, which would lie beyond its own end.
@@ -700,15 +790,20 @@ func TestDeflateReusedTables(t *testing.T) {
 }
 
 // TestDeflateTableWrap checks that the positions in the hash tables start
-// over instead of overflowing int32.
+// over, from cleared tables, instead of overflowing int32. Left over, an
+// entry of an earlier call would point at the last bytes of this call's
+// history, where no 4 bytes can be read.
 func TestDeflateTableWrap(t *testing.T) {
-	_, stream := chatStream(7, 30)
+	x := randomBytes(15, 5000, "")
+	hist := randomBytes(16, 10, "")
+	p := slices.Concat(x[7:11], randomBytes(17, 100, ""))
 	d := getDeflater()
 	defer putDeflater(d)
 	for level := 1; level <= 9; level++ {
-		checkRoundTrip(t, d, stream[:10000], stream[10000:], 15, level)
+		d.next = 0 // as new
+		checkRoundTrip(t, d, nil, x, 15, level)
 		d.next = math.MaxInt32 - 5000
-		checkRoundTrip(t, d, stream[:10000], stream[10000:], 15, level)
+		checkRoundTrip(t, d, hist, p, 15, level)
 		if d.next > 1<<20 {
 			t.Fatalf("level %d: positions did not start over (next %d)", level, d.next)
 		}
@@ -744,7 +839,17 @@ func TestHuffmanLengths(t *testing.T) {
 			}
 		}
 		lens := make([]uint8, n)
-		hb.build(freq, lens, limit)
+		count, cost := hb.build(freq, lens, limit)
+		if count != countLengths(lens) {
+			t.Fatalf("build returns counts %v for lengths %v", count, lens)
+		}
+		want := 0
+		for s, f := range freq {
+			want += int(f) * int(lens[s])
+		}
+		if cost != want {
+			t.Fatalf("build returns cost %d for lengths %v, want %d", cost, lens, want)
+		}
 		checkHuffman(t, freq, lens, limit)
 	}
 }

@@ -84,7 +84,8 @@ func init() {
 			lens[i] = 8
 		}
 	}
-	assignCodes(lens[:], codes[:])
+	count := countLengths(lens[:])
+	assignCodes(lens[:], &count, codes[:])
 	copy(fixedLit[:], codes[:])
 	for i := range fixedDist {
 		fixedDist[i] = hcode{bits.Reverse16(uint16(i)) >> 11, 5}
@@ -100,46 +101,57 @@ func distSym(d uint32) int {
 	return 2*(n-1) + int(d>>(n-2))&1
 }
 
-// assignCodes gives every symbol with a nonzero length in lens its canonical
-// code (RFC 1951 section 3.2.2).
-func assignCodes(lens []uint8, codes []hcode) {
-	var count, next [maxCodeBits + 1]uint16
+// codeCounts holds how many codes of each length a code has.
+type codeCounts [maxCodeBits + 1]uint16
+
+// countLengths returns the counts of the nonzero lengths in lens.
+func countLengths(lens []uint8) codeCounts {
+	var c codeCounts
 	for _, n := range lens {
-		count[n]++
+		c[n]++
 	}
-	count[0] = 0
+	c[0] = 0
+	return c
+}
+
+// assignCodes gives every symbol with a nonzero length in lens its canonical
+// code (RFC 1951 section 3.2.2); count holds the counts of the lengths.
+func assignCodes(lens []uint8, count *codeCounts, codes []hcode) {
+	var next codeCounts
 	code := uint16(0)
 	for n := 1; n <= maxCodeBits; n++ {
 		code = (code + count[n-1]) << 1
 		next[n] = code
 	}
 	for i, n := range lens {
-		if n == 0 {
-			codes[i] = hcode{}
-			continue
+		if n != 0 {
+			codes[i] = hcode{bits.Reverse16(next[n]) >> (16 - n), n}
+			next[n]++
 		}
-		codes[i] = hcode{bits.Reverse16(next[n]) >> (16 - n), n}
-		next[n]++
 	}
 }
 
 // huffBuilder is the scratch space of Huffman code construction.
 type huffBuilder struct {
 	sorted [numLitLen]uint32 // frequency<<9 | symbol of the used symbols
+	spare  [numLitLen]uint32 // the other buffer of the radix sort
 	depth  [numLitLen]uint32 // their weights, then their code lengths
 }
 
 // build sets lens to the lengths of a Huffman code for freq that is no
-// longer than limit bits. At least two symbols get a code (unused ones if
-// need be), so that the code is complete: zlib's inflate rejects incomplete
-// codes. Frequencies must stay below 1<<23.
-func (b *huffBuilder) build(freq []uint32, lens []uint8, limit int) {
+// longer than limit bits, and returns the counts of the lengths and the
+// size in bits of the symbols counted in freq with that code. At least
+// two symbols get a code (unused ones if need be), so that the code is
+// complete: zlib's inflate rejects incomplete codes. Frequencies must stay
+// below 1<<23.
+func (b *huffBuilder) build(freq []uint32, lens []uint8, limit int) (codeCounts, int) {
 	clear(lens)
-	n := 0
+	n, most := 0, uint32(0)
 	for sym, f := range freq {
 		if f != 0 {
 			b.sorted[n] = f<<9 | uint32(sym)
 			n++
+			most = max(most, f)
 		}
 	}
 	if n < 2 {
@@ -150,10 +162,9 @@ func (b *huffBuilder) build(freq []uint32, lens []uint8, limit int) {
 				lens[1] = 0
 			}
 		}
-		return
+		return codeCounts{1: 2}, int(b.sorted[0]>>9) * n
 	}
-	sorted, depth := b.sorted[:n], b.depth[:n]
-	slices.Sort(sorted)
+	sorted, depth := b.sortByFreq(n, most), b.depth[:n]
 	for i, v := range sorted {
 		depth[i] = v >> 9
 	}
@@ -163,13 +174,48 @@ func (b *huffBuilder) build(freq []uint32, lens []uint8, limit int) {
 		count[min(int(d), limit)]++
 	}
 	limitDepths(&count, limit)
-	i := 0
+	var c codeCounts
+	i, cost := 0, 0
 	for d := limit; d > 0; d-- {
-		for range count[d] {
-			lens[sorted[i]&511] = uint8(d)
-			i++
+		c[d] = uint16(count[d])
+		for _, v := range sorted[i : i+count[d]] {
+			lens[v&511] = uint8(d)
+			cost += int(v>>9) * d
 		}
+		i += count[d]
 	}
+	return c, cost
+}
+
+// sortByFreq sorts the n entries of b.sorted, which are in symbol order,
+// by frequency, most at most, with stable radix sort passes. Digits of at
+// most 6 bits keep the passes over the buckets short: a message's few
+// symbols take two short passes rather than one over 256 buckets. It returns
+// the sorted entries, in b.sorted or b.spare.
+func (b *huffBuilder) sortByFreq(n int, most uint32) []uint32 {
+	src, dst := b.sorted[:n], b.spare[:n]
+	nbits := bits.Len32(most)
+	passes := (nbits + 5) / 6
+	width := uint((nbits + passes - 1) / passes)
+	mask := uint32(1)<<width - 1
+	for shift := uint(9); passes > 0; shift, passes = shift+width, passes-1 {
+		var start [64]uint16
+		for _, v := range src {
+			start[v>>shift&mask]++
+		}
+		sum := uint16(0)
+		for i, c := range start[:mask+1] {
+			start[i] = sum
+			sum += c
+		}
+		for _, v := range src {
+			k := v >> shift & mask
+			dst[start[k]] = v
+			start[k]++
+		}
+		src, dst = dst, src
+	}
+	return src
 }
 
 // minRedundancy replaces the weights a, sorted in increasing order (at least
@@ -321,7 +367,23 @@ func (w *bitWriter) writeTokens(tokens []uint32, blk []byte, lit *[numLitLen]hco
 	pos := 0
 	for _, t := range tokens {
 		if t&matchFlag == 0 {
-			for _, c := range blk[pos : pos+int(t)] {
+			lits := blk[pos : pos+int(t)]
+			for ; len(lits) >= 3; lits = lits[3:] {
+				// Three codes of at most 15 bits fit the 57 bits free.
+				h0, h1, h2 := lit[lits[0]], lit[lits[1]], lit[lits[2]]
+				acc |= uint64(h0.bits) << nb
+				nb += uint(h0.n)
+				acc |= uint64(h1.bits) << nb
+				nb += uint(h1.n)
+				acc |= uint64(h2.bits) << nb
+				nb += uint(h2.n)
+				binary.LittleEndian.PutUint64(out[n:], acc)
+				k := nb >> 3
+				n += int(k)
+				acc >>= k << 3
+				nb &= 7
+			}
+			for _, c := range lits {
 				h := lit[c]
 				acc |= uint64(h.bits) << nb
 				nb += uint(h.n)
@@ -370,6 +432,9 @@ type blockCoder struct {
 	litCode  [numLitLen]hcode
 	distCode [numDist]hcode
 	clCode   [numCodeLen]hcode
+	litCount codeCounts // the counts of the lengths of each code
+	distCnt  codeCounts
+	clCount  codeCounts
 	seq      [numLitLen + numDist]uint8  // the code lengths a dynamic header lists
 	rle      [numLitLen + numDist]uint16 // those run-length coded: symbol | extra bits<<8
 	nrle     int
@@ -442,8 +507,9 @@ func (bc *blockCoder) write(w *bitWriter, kind, size int, tokens []uint32, blk [
 // returns the size in bits of the block without the extra bits of lengths
 // and distances.
 func (bc *blockCoder) planDynamic() int {
-	bc.hb.build(bc.litFreq[:], bc.litLen[:], maxCodeBits)
-	bc.hb.build(bc.distFreq[:], bc.distLen[:], maxCodeBits)
+	var litBits, distBits, clBits int
+	bc.litCount, litBits = bc.hb.build(bc.litFreq[:], bc.litLen[:], maxCodeBits)
+	bc.distCnt, distBits = bc.hb.build(bc.distFreq[:], bc.distLen[:], maxCodeBits)
 	bc.nlit, bc.ndist = numLitLen, numDist
 	for bc.litLen[bc.nlit-1] == 0 {
 		bc.nlit--
@@ -454,78 +520,89 @@ func (bc *blockCoder) planDynamic() int {
 	copy(bc.seq[:], bc.litLen[:bc.nlit])
 	copy(bc.seq[bc.nlit:], bc.distLen[:bc.ndist])
 	bc.runLengths(bc.seq[:bc.nlit+bc.ndist])
-	bc.hb.build(bc.clFreq[:], bc.clLen[:], maxCLBits)
+	bc.clCount, clBits = bc.hb.build(bc.clFreq[:], bc.clLen[:], maxCLBits)
 	bc.ncl = numCodeLen
 	for bc.clLen[clOrder[bc.ncl-1]] == 0 {
 		bc.ncl--
 	}
-	size := 3 + 5 + 5 + 4 + 3*bc.ncl + 2*int(bc.clFreq[16]) + 3*int(bc.clFreq[17]) + 7*int(bc.clFreq[18])
-	for s, f := range bc.clFreq {
-		size += int(f) * int(bc.clLen[s])
-	}
-	for s, f := range bc.litFreq {
-		size += int(f) * int(bc.litLen[s])
-	}
-	for s, f := range bc.distFreq {
-		size += int(f) * int(bc.distLen[s])
-	}
-	return size
+	header := 3 + 5 + 5 + 4 + 3*bc.ncl + 2*int(bc.clFreq[16]) + 3*int(bc.clFreq[17]) + 7*int(bc.clFreq[18])
+	return header + clBits + litBits + distBits
 }
 
 // runLengths codes the code lengths seq with the code length alphabet of
 // RFC 1951 section 3.2.7 into bc.rle, counting the symbols in bc.clFreq.
 func (bc *blockCoder) runLengths(seq []uint8) {
-	clear(bc.clFreq[:])
-	bc.nrle = 0
-	emit := func(sym uint8, extra int) {
-		bc.rle[bc.nrle] = uint16(sym) | uint16(extra)<<8
-		bc.nrle++
-		bc.clFreq[sym]++
-	}
+	var freq [numCodeLen]uint32
+	rle, n := &bc.rle, 0
 	for i := 0; i < len(seq); {
-		v, run := seq[i], 1
-		for i+run < len(seq) && seq[i+run] == v {
-			run++
+		v, j := seq[i], i+1
+		for j < len(seq) && seq[j] == v {
+			j++
 		}
-		i += run
-		if v == 0 {
+		run := j - i
+		i = j
+		switch {
+		case run < 3 || v != 0 && run < 4:
+			// The most common case: too short a run to code as one.
+		case v == 0:
 			for ; run >= 11; run -= min(run, 138) {
-				emit(18, min(run, 138)-11)
+				rle[n] = 18 | uint16(min(run, 138)-11)<<8
+				n++
+				freq[18]++
 			}
 			if run >= 3 {
-				emit(17, run-3)
+				rle[n] = 17 | uint16(run-3)<<8
+				n++
+				freq[17]++
 				run = 0
 			}
-		} else {
-			emit(v, 0)
+		default:
+			rle[n] = uint16(v)
+			n++
+			freq[v]++
 			for run--; run >= 3; run -= min(run, 6) {
-				emit(16, min(run, 6)-3)
+				rle[n] = 16 | uint16(min(run, 6)-3)<<8
+				n++
+				freq[16]++
 			}
 		}
 		for ; run > 0; run-- {
-			emit(v, 0)
+			rle[n] = uint16(v)
+			n++
+			freq[v]++
 		}
 	}
+	bc.nrle, bc.clFreq = n, freq
 }
 
 // writeDynamicHeader writes the header of a dynamic block that planDynamic
 // prepared, and makes the codes its symbols are written with.
 func (bc *blockCoder) writeDynamicHeader(w *bitWriter) {
-	assignCodes(bc.litLen[:], bc.litCode[:])
-	assignCodes(bc.distLen[:], bc.distCode[:])
-	assignCodes(bc.clLen[:], bc.clCode[:])
+	assignCodes(bc.litLen[:bc.nlit], &bc.litCount, bc.litCode[:])
+	assignCodes(bc.distLen[:bc.ndist], &bc.distCnt, bc.distCode[:])
+	assignCodes(bc.clLen[:], &bc.clCount, bc.clCode[:])
 	w.put(blockDynamic<<1|uint64(bc.nlit-257)<<3|uint64(bc.ndist-1)<<8|uint64(bc.ncl-4)<<13, 17)
-	for _, s := range clOrder[:bc.ncl] {
-		w.put(uint64(bc.clLen[s]), 3)
+	var v uint64
+	for i, s := range clOrder[:bc.ncl] {
+		v |= uint64(bc.clLen[s]) << (3 * i)
 	}
+	n := uint(min(3*bc.ncl, 30)) // up to 19 lengths of 3 bits take two puts
+	w.put(v&(1<<n-1), n)
+	w.put(v>>n, uint(3*bc.ncl)-n)
+	// Each symbol takes at most 7+7 bits: gather three or four per put.
+	v, n = 0, 0
 	for _, r := range bc.rle[:bc.nrle] {
-		s := r & 255
+		s := r & 31
 		h := bc.clCode[s]
-		v, nb := uint64(h.bits), uint(h.n)
-		if s >= 16 {
-			v |= uint64(r>>8) << nb
-			nb += uint([3]uint8{2, 3, 7}[s-16])
+		v |= (uint64(h.bits) | uint64(r>>8)<<h.n) << n
+		n += uint(h.n + clExtra[s])
+		if n > 42 {
+			w.put(v, n)
+			v, n = 0, 0
 		}
-		w.put(v, nb)
 	}
+	w.put(v, n)
 }
+
+// clExtra holds the extra bits of each code length symbol.
+var clExtra = [32]uint8{16: 2, 17: 3, 18: 7}
