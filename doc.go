@@ -279,7 +279,19 @@
 // offer. Dial offers the subprotocols of its Options in their order, and
 // fails if the server chooses one it did not offer.
 //
-// No extension is ever negotiated: a Sec-WebSocket-Extensions header in the
-// request is ignored, so there is no compression, and a frame with any of
-// the RSV bits set fails the connection with status 1002.
+// # Compression
+//
+// With [Options.Compression] set, servers accept and Dial offers
+// permessage-deflate (RFC 7692), with all four of its parameters. Messages
+// of at least [CompressionOptions.Threshold] bytes are then compressed;
+// [Conn.WriteMessageCompressed] decides for one message. Reads inflate
+// compressed messages and apply the read limit and UTF-8 validation to the
+// inflated bytes. With context takeover each direction keeps a window of
+// 2^WindowBits bytes between messages; without it a connection holds no
+// compression memory while idle. Do not compress secrets in the same context
+// as data an attacker chooses (see CompressionOptions).
+//
+// No other extension is negotiated: without Options.Compression a
+// Sec-WebSocket-Extensions header in the request is ignored, and a frame
+// with any of the RSV bits set fails the connection with status 1002.
 package websocket
