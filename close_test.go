@@ -1,20 +1,24 @@
 package websocket
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
 // This file tests the closing handshake (RFC 6455 section 7, Autobahn
-// section 7): close frames from the client, Conn.Close on the server, and
-// the close that follows the end of a Handler.
+// section 7) on the server's side and the client's: close frames from the
+// peer, Conn.Close and CloseNow, the close that follows the end of a
+// Handler, and closes bounded by CloseTimeout.
 
 // codePayload returns a close frame payload of code, whatever its value,
 // and reason. (closePayload leaves out StatusNoStatusReceived.)
@@ -136,6 +140,42 @@ func TestReadAfterEmptyClose(t *testing.T) {
 	waitDone(t, done)
 }
 
+// TestClientAnswersClose has a fake server close: the client echoes the
+// server's status code, then leaves the TCP connection for the server to
+// close (RFC 6455 section 7.1.1), and only then does its read return.
+func TestClientAnswersClose(t *testing.T) {
+	addr, conns := fakeServer(t)
+	res := dialAsync(context.Background(), wsURL(addr), &DialOptions{Options: Options{CloseTimeout: testTimeout}})
+	fc := nextFake(t, conns)
+	fc.accept(t)
+	c := awaitDial(t, res).mustConn(t)
+	readErr := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadMessage()
+		readErr <- err
+	}()
+	rc := fc.raw(t)
+	rc.send(buildFrame(true, opClose, closePayload(StatusServiceRestart, "restarting"), false, [4]byte{}))
+	h, p, err := rc.readFrame()
+	if err != nil || h.opcode != opClose || len(p) < 2 || StatusCode(binary.BigEndian.Uint16(p)) != StatusServiceRestart {
+		t.Fatalf("got frame op=%d payload %q, %v; want a close frame echoing 1012", h.opcode, p, err)
+	}
+	fc.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if b, err := fc.br.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("after the close handshake the server read byte %#x, %v; want nothing until it closes", b, err)
+	}
+	select {
+	case err := <-readErr:
+		t.Fatalf("read returned (%v) before the server closed the connection", err)
+	default:
+	}
+	fc.conn.Close()
+	ce := closeErrorOf(t, recv(t, readErr, "the client's read"))
+	if ce.Code != StatusServiceRestart || ce.Reason != "restarting" {
+		t.Errorf("client read returned close %v %q, want 1012 \"restarting\"", ce.Code, ce.Reason)
+	}
+}
+
 // closeResult is what a handler reports about a call of Close.
 type closeResult struct {
 	err     error
@@ -209,6 +249,84 @@ func TestServerClose(t *testing.T) {
 	waitDone(t, done)
 }
 
+// TestClientClose closes from the client with assorted codes and reasons:
+// the server's read reports them, the client's Close returns nil, and the
+// client cannot write or close again.
+func TestClientClose(t *testing.T) {
+	cases := []struct {
+		code   StatusCode
+		reason string
+	}{
+		{4000, "bye"},
+		{StatusNormalClosure, ""},
+		{StatusGoingAway, "ünïcödé 🚪"},
+		{3000, strings.Repeat("r", maxCloseReason)},
+		{StatusNoStatusReceived, ""},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(int(tc.code)), func(t *testing.T) {
+			srvErr := make(chan error, 1)
+			addr, done := startServer(t, &Server{Handler: func(c *Conn) {
+				_, _, err := c.ReadMessage()
+				srvErr <- err
+				if err := c.WriteMessage(TextMessage, []byte("late")); err != ErrClosed {
+					t.Errorf("server write after the close handshake: %v, want ErrClosed", err)
+				}
+			}})
+			c := mustDial(t, wsURL(addr), nil)
+			if err := c.Close(tc.code, tc.reason); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			ce := closeErrorOf(t, recv(t, srvErr, "the server's read"))
+			if ce.Code != tc.code || ce.Reason != tc.reason {
+				t.Errorf("server saw close %v %.20q, want %v %.20q", ce.Code, ce.Reason, tc.code, tc.reason)
+			}
+			if err := c.WriteMessage(TextMessage, []byte("x")); err != ErrClosed {
+				t.Errorf("WriteMessage after Close: %v, want ErrClosed", err)
+			}
+			if err := c.Ping(nil); err != ErrClosed {
+				t.Errorf("Ping after Close: %v, want ErrClosed", err)
+			}
+			if err := c.Close(StatusNormalClosure, ""); err != ErrClosed {
+				t.Errorf("second Close: %v, want ErrClosed", err)
+			}
+			if _, _, err := c.ReadMessage(); err == nil {
+				t.Error("ReadMessage after Close succeeded")
+			}
+			waitDone(t, done)
+		})
+	}
+}
+
+// TestClientServerCloses closes from the server: the client's read returns
+// the server's code and reason, the server's Close gets its answer, and the
+// client can neither write nor close afterwards.
+func TestClientServerCloses(t *testing.T) {
+	srvClose := make(chan error, 1)
+	addr, done := startServer(t, &Server{Handler: func(c *Conn) {
+		srvClose <- c.Close(StatusGoingAway, "shutdown")
+	}})
+	c := mustDial(t, wsURL(addr), nil)
+	_, _, err := c.ReadMessage()
+	ce := closeErrorOf(t, err)
+	if ce.Code != StatusGoingAway || ce.Reason != "shutdown" {
+		t.Errorf("client saw close %v %q, want 1001 \"shutdown\"", ce.Code, ce.Reason)
+	}
+	if err := recv(t, srvClose, "the server's Close"); err != nil {
+		t.Errorf("server's Close: %v", err)
+	}
+	if _, _, err2 := c.ReadMessage(); err2 != err {
+		t.Errorf("second read: %v; want the same error again", err2)
+	}
+	if err := c.WriteMessage(BinaryMessage, []byte("x")); err != ErrClosed {
+		t.Errorf("WriteMessage after the server's close: %v, want ErrClosed", err)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != ErrClosed {
+		t.Errorf("Close after the server's close: %v, want ErrClosed", err)
+	}
+	waitDone(t, done)
+}
+
 // TestServerCloseEmpty checks that Close with StatusNoStatusReceived sends
 // a close frame without a payload.
 func TestServerCloseEmpty(t *testing.T) {
@@ -220,11 +338,6 @@ func TestServerCloseEmpty(t *testing.T) {
 		t.Errorf("Close: %v", r.err)
 	}
 }
-
-// closeBound is the longest a close bounded by a short CloseTimeout may take
-// in these tests: well under DefaultCloseTimeout, to show that the
-// configured timeout applied, yet loose enough for a loaded machine.
-const closeBound = DefaultCloseTimeout - time.Second
 
 // TestServerCloseTimeout checks that Close gives up after CloseTimeout when
 // the peer never answers (here it sends a data frame, which must not be
@@ -247,6 +360,63 @@ func TestServerCloseTimeout(t *testing.T) {
 		t.Errorf("Close took %v, want about the close timeout of %v", r.elapsed, timeout)
 	}
 	waitDone(t, done)
+}
+
+// TestClientCloseIsPrompt checks that against our server the client's Close
+// completes as soon as the handshake does, well within CloseTimeout, and
+// that the server's handler saw the close and returned.
+func TestClientCloseIsPrompt(t *testing.T) {
+	const closeTimeout = 5 * time.Second
+	srvErr := make(chan error, 1)
+	addr, done := startServer(t, &Server{Handler: func(c *Conn) {
+		_, _, err := c.ReadMessage()
+		srvErr <- err
+	}})
+	c := mustDial(t, wsURL(addr), &DialOptions{Options: Options{CloseTimeout: closeTimeout}})
+	start := time.Now()
+	if err := c.Close(StatusNormalClosure, "done"); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if d := time.Since(start); d > closeTimeout/5 {
+		t.Errorf("Close took %v; CloseTimeout is %v", d, closeTimeout)
+	}
+	closeErrorOf(t, recv(t, srvErr, "the server's read"))
+	waitDone(t, done)
+}
+
+// TestClientCloseWaitsForServer checks RFC 6455 section 7.1.1 on the wire:
+// after the close frames have crossed, the client leaves the TCP connection
+// open until the server closes it, and only then does Close return.
+func TestClientCloseWaitsForServer(t *testing.T) {
+	addr, conns := fakeServer(t)
+	res := dialAsync(context.Background(), wsURL(addr), &DialOptions{Options: Options{CloseTimeout: testTimeout}})
+	fc := nextFake(t, conns)
+	fc.accept(t)
+	c := awaitDial(t, res).mustConn(t)
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(4001, "done") }()
+
+	rc := fc.raw(t)
+	h, p, err := rc.readFrame()
+	if err != nil || h.opcode != opClose || !bytes.Equal(p, closePayload(4001, "done")) {
+		t.Fatalf("got frame op=%d payload %q, %v; want close 4001 \"done\"", h.opcode, p, err)
+	}
+	rc.send(buildFrame(true, opClose, closePayload(4001, ""), false, [4]byte{}))
+	// The client must not close its end now: a read on ours stays blocked
+	// rather than seeing the end of the stream.
+	fc.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if b, err := fc.br.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("after the close handshake the server read byte %#x, %v; want nothing until it closes", b, err)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) before the server closed the connection", err)
+	default:
+	}
+	fc.conn.Close()
+	if err := recv(t, closed, "Close"); err != nil {
+		t.Errorf("Close: %v", err)
+	}
 }
 
 // TestFailWithSilentPeer checks that a connection failed for a protocol
@@ -304,6 +474,38 @@ func TestCloseRejectsArguments(t *testing.T) {
 	for len(errs) > 0 {
 		t.Error(<-errs)
 	}
+}
+
+// TestClientCloseBadArguments checks that Close refuses codes that must not
+// be sent and reasons that do not fit, without closing the connection.
+func TestClientCloseBadArguments(t *testing.T) {
+	addr, done := startServer(t, &Server{Handler: echoHandler})
+	c := mustDial(t, wsURL(addr), nil)
+	for _, tc := range []struct {
+		code   StatusCode
+		reason string
+	}{
+		{StatusAbnormalClosure, ""},
+		{StatusTLSHandshakeFailure, ""},
+		{999, ""},
+		{5000, ""},
+		{StatusNormalClosure, strings.Repeat("r", maxCloseReason+1)},
+		{StatusNormalClosure, "\xff"},
+	} {
+		if err := c.Close(tc.code, tc.reason); err == nil || err == ErrClosed {
+			t.Errorf("Close(%d, %.20q) = %v; want an error saying what is wrong", tc.code, tc.reason, err)
+		}
+	}
+	if err := c.WriteMessage(TextMessage, []byte("still open")); err != nil {
+		t.Fatalf("WriteMessage after refused Closes: %v", err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "still open" {
+		t.Fatalf("echo after refused Closes: %q, %v", msg, err)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	waitDone(t, done)
 }
 
 // TestCloseWhileReading checks that Close works while another goroutine is
@@ -466,6 +668,26 @@ func TestCloseWhenClosed(t *testing.T) {
 	}
 }
 
+// TestCloseNowDoesNotWait checks that CloseNow returns at once when a frame
+// is queued and the peer reads nothing, so the socket cannot take it.
+func TestCloseNowDoesNotWait(t *testing.T) {
+	_, nc := tcpPair(t)
+	fillSocket(t, nc)
+	c := newConn(nc, true, nil, &Options{}, negotiated{})
+	c.state.Or(stInputPending) // as if the peer's next frame were buffered
+	if err := c.WriteMessage(TextMessage, []byte("queued")); err != nil {
+		t.Fatal(err)
+	}
+	if c.outp == nil {
+		t.Fatal("the message was not queued")
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.CloseNow() }()
+	if err := awaitValue(t, done); err != nil {
+		t.Fatalf("CloseNow: %v", err)
+	}
+}
+
 // TestPeerCloseWhileWriteBlocked checks that the close handshake stays
 // bounded by CloseTimeout when the peer sends its close frame and stops
 // reading while a large write is blocked on it: the echo of the close must
@@ -605,36 +827,4 @@ func TestCloseReportsDroppedPeer(t *testing.T) {
 	if r.err == nil {
 		t.Error("Close returned nil although the peer never sent a close frame")
 	}
-}
-
-// TestReadBufferReleased checks the promise that a connection holds its read
-// buffer only while the buffer holds bytes: not after a read that emptied
-// it, and not after the connection has ended.
-func TestReadBufferReleased(t *testing.T) {
-	held := make(chan [2]bool, 1)
-	addr, done := serveConn(t, Options{}, func(c *Conn) {
-		var h [2]bool
-		c.ReadMessage()
-		c.readMu.Lock()
-		h[0] = c.rbufp != nil
-		c.readMu.Unlock()
-		c.WriteMessage(TextMessage, []byte("checked"))
-		c.ReadMessage() // the peer's close
-		c.readMu.Lock()
-		h[1] = c.rbufp != nil
-		c.readMu.Unlock()
-		held <- h
-	})
-	c := connect(t, addr)
-	c.sendFrame(true, opText, []byte("hello"))
-	c.expectFrame(opText, "checked") // nothing else is sent before the check
-	c.closeHandshake()
-	h := awaitValue(t, held)
-	if h[0] {
-		t.Error("the read buffer is held after a read that emptied it")
-	}
-	if h[1] {
-		t.Error("the read buffer is held after the connection ended")
-	}
-	waitDone(t, done)
 }

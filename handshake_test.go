@@ -14,9 +14,10 @@ import (
 	"time"
 )
 
-// This file tests the opening handshake of RFC 6455 section 4.2 end to end:
-// requests written by hand to a server on loopback TCP, and the responses
-// read back.
+// This file tests the server's opening handshake of RFC 6455 section 4.2 end
+// to end, through Upgrade behind net/http and through Serve: requests
+// written by hand to a server on loopback TCP, and the responses read back.
+// The client's handshake is tested in dial_test.go.
 
 func TestAcceptKey(t *testing.T) {
 	tests := []struct{ key, accept string }{
@@ -59,26 +60,6 @@ func hsRequest(addr, requestLine string, drop []string, extra ...string) string 
 
 // hsGet is the request line of a valid handshake.
 const hsGet = "GET / HTTP/1.1"
-
-// hsCheckSwitched fails the test unless resp is a valid 101 response to a
-// request with testKey.
-func hsCheckSwitched(t *testing.T, resp *http.Response) {
-	t.Helper()
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("status %s (%q), want 101", resp.Status, body)
-	}
-	want := map[string]string{
-		"Upgrade":              "websocket",
-		"Connection":           "Upgrade",
-		"Sec-WebSocket-Accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
-	}
-	for name, value := range want {
-		if got := resp.Header.Values(name); len(got) != 1 || !strings.EqualFold(got[0], value) {
-			t.Errorf("%s header %q, want %q", name, got, value)
-		}
-	}
-}
 
 // hsCase is a handshake request and the answer it must get.
 type hsCase struct {
@@ -193,16 +174,15 @@ func hsCheckRefusal(t *testing.T, tc hsCase, resp *http.Response, ours bool) str
 	return string(body)
 }
 
-// hsServe serves s on loopback for the duration of the test and returns its
-// address. Unlike startServer, it takes any number of connections.
-func hsServe(tb testing.TB, s *Server) string {
-	srv := httptest.NewServer(s)
-	tb.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
-}
-
 func TestHandshakeRequests(t *testing.T) {
 	hsRunCases(t, hsServe(t, &Server{Handler: echoHandler}), false)
+}
+
+// TestServeHandshakeRequests holds Serve's own parser to the same refusals
+// and acceptances as Upgrade behind net/http.
+func TestServeHandshakeRequests(t *testing.T) {
+	addr, _ := serveListener(t, &Server{Handler: echoHandler})
+	hsRunCases(t, addr, true)
 }
 
 // hsRunCases sends every request of hsRequestCases to the echo server at
@@ -494,6 +474,23 @@ func TestEarlyFrames(t *testing.T) {
 	c.sendFrame(true, opClose, closePayload(StatusNormalClosure, ""))
 	c.expectFrame(opClose, string(closePayload(StatusNormalClosure, "")))
 	c.expectEOF()
+	waitDone(t, done)
+}
+
+// TestFirstFrameInHandshakeWrite sends the client's first frames in the same
+// TCP write as the handshake request; the server must not lose them.
+func TestFirstFrameInHandshakeWrite(t *testing.T) {
+	addr, done := serveConn(t, Options{}, echoHandler)
+	frames := cat(clientFrame(true, opText, "first"), clientFrame(true, opPing, "p"),
+		clientFrame(false, opBinary, "sec"), clientFrame(true, opContinuation, "ond"))
+	c, resp := dialRaw(t, addr, handshakeRequest(addr, "")+string(frames))
+	if resp.StatusCode != 101 {
+		t.Fatalf("handshake: %s", resp.Status)
+	}
+	c.expectFrame(opText, "first")
+	c.expectFrame(opPong, "p")
+	c.expectFrame(opBinary, "second")
+	c.closeHandshake()
 	waitDone(t, done)
 }
 
