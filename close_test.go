@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -77,7 +76,7 @@ func TestClosePayloads(t *testing.T) {
 // the middle of a fragmented message ends it unanswered.
 func TestDataAfterClose(t *testing.T) {
 	closing := clientFrame(true, opClose, string(closePayload(StatusNormalClosure, "")))
-	big := string(patternPayload(256<<10, true))
+	big := string(testPayload(TextMessage, 256<<10, 0))
 	runWireCases(t, Options{}, []wireCase{
 		{name: "7.1.1 message then close", send: cat(clientFrame(true, opText, "Hello World!"), closing),
 			want: []wantFrame{echoOf(opText, "Hello World!")}, close: StatusNormalClosure, final: true},
@@ -110,16 +109,16 @@ func TestReadAfterPeerClose(t *testing.T) {
 	c.expectCloseFrame(4001)
 	c.expectEOF()
 	for i := range 3 {
-		err := awaitValue(t, errs)
+		err := await(t, errs, "the handler's errors")
 		var ce *CloseError
 		if !errors.As(err, &ce) || ce.Code != 4001 || ce.Reason != "bye now" {
 			t.Errorf("read %d after the peer's close: %v, want a *CloseError with 4001 and \"bye now\"", i, err)
 		}
 	}
-	if err := awaitValue(t, errs); !errors.Is(err, ErrClosed) {
+	if err := await(t, errs, "the handler's errors"); !errors.Is(err, ErrClosed) {
 		t.Errorf("write after the peer's close: %v, want ErrClosed", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestReadAfterEmptyClose checks the CloseError of an empty close frame.
@@ -134,10 +133,10 @@ func TestReadAfterEmptyClose(t *testing.T) {
 	c.expectCloseFrame(StatusNoStatusReceived)
 	c.expectEOF()
 	var ce *CloseError
-	if err := awaitValue(t, errs); !errors.As(err, &ce) || ce.Code != StatusNoStatusReceived || ce.Reason != "" {
+	if err := await(t, errs, "the handler's errors"); !errors.As(err, &ce) || ce.Code != StatusNoStatusReceived || ce.Reason != "" {
 		t.Errorf("read after an empty close: %v, want a *CloseError with 1005", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestClientAnswersClose has a fake server close: the client echoes the
@@ -155,11 +154,8 @@ func TestClientAnswersClose(t *testing.T) {
 		readErr <- err
 	}()
 	rc := fc.raw(t)
-	rc.send(buildFrame(true, opClose, closePayload(StatusServiceRestart, "restarting"), false, [4]byte{}))
-	h, p, err := rc.readFrame()
-	if err != nil || h.opcode != opClose || len(p) < 2 || StatusCode(binary.BigEndian.Uint16(p)) != StatusServiceRestart {
-		t.Fatalf("got frame op=%d payload %q, %v; want a close frame echoing 1012", h.opcode, p, err)
-	}
+	rc.sendFrame(true, opClose, closePayload(StatusServiceRestart, "restarting"))
+	rc.expectCloseFrame(StatusServiceRestart)
 	fc.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	if b, err := fc.br.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("after the close handshake the server read byte %#x, %v; want nothing until it closes", b, err)
@@ -170,7 +166,7 @@ func TestClientAnswersClose(t *testing.T) {
 	default:
 	}
 	fc.conn.Close()
-	ce := closeErrorOf(t, recv(t, readErr, "the client's read"))
+	ce := closeErrorOf(t, await(t, readErr, "the client's read"))
 	if ce.Code != StatusServiceRestart || ce.Reason != "restarting" {
 		t.Errorf("client read returned close %v %q, want 1012 \"restarting\"", ce.Code, ce.Reason)
 	}
@@ -203,8 +199,8 @@ func handlerClose(t *testing.T, code StatusCode, before func(*Conn), peer func(*
 		results <- timedClose(c, code, "")
 	})
 	peer(connect(t, addr))
-	r := awaitValue(t, results)
-	waitDone(t, done)
+	r := await(t, results, "the handler's result")
+	await(t, done, "the handler to return")
 	return r
 }
 
@@ -230,23 +226,23 @@ func TestServerClose(t *testing.T) {
 	answered := time.Now()
 	c.sendFrame(true, opClose, closePayload(StatusGoingAway, ""))
 	c.expectEOF()
-	r := awaitValue(t, results)
+	r := await(t, results, "the handler's result")
 	if r.err != nil {
 		t.Errorf("Close: %v", r.err)
 	}
 	if r.at.Before(answered) {
 		t.Errorf("Close returned %v before the client answered; it must wait for the peer's close frame", answered.Sub(r.at))
 	}
-	if err := awaitValue(t, after); !errors.Is(err, ErrClosed) {
+	if err := await(t, after, "the handler's next result"); !errors.Is(err, ErrClosed) {
 		t.Errorf("WriteMessage after Close: %v, want ErrClosed", err)
 	}
-	if err := awaitValue(t, after); err == nil {
+	if err := await(t, after, "the handler's next result"); err == nil {
 		t.Error("ReadMessage after Close succeeded")
 	}
-	if err := awaitValue(t, after); !errors.Is(err, ErrClosed) {
+	if err := await(t, after, "the handler's next result"); !errors.Is(err, ErrClosed) {
 		t.Errorf("second Close: %v, want ErrClosed", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestClientClose closes from the client with assorted codes and reasons:
@@ -266,18 +262,18 @@ func TestClientClose(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(int(tc.code)), func(t *testing.T) {
 			srvErr := make(chan error, 1)
-			addr, done := startServer(t, &Server{Handler: func(c *Conn) {
+			addr, done := serveConn(t, Options{}, func(c *Conn) {
 				_, _, err := c.ReadMessage()
 				srvErr <- err
 				if err := c.WriteMessage(TextMessage, []byte("late")); err != ErrClosed {
 					t.Errorf("server write after the close handshake: %v, want ErrClosed", err)
 				}
-			}})
+			})
 			c := mustDial(t, wsURL(addr), nil)
 			if err := c.Close(tc.code, tc.reason); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			ce := closeErrorOf(t, recv(t, srvErr, "the server's read"))
+			ce := closeErrorOf(t, await(t, srvErr, "the server's read"))
 			if ce.Code != tc.code || ce.Reason != tc.reason {
 				t.Errorf("server saw close %v %.20q, want %v %.20q", ce.Code, ce.Reason, tc.code, tc.reason)
 			}
@@ -293,7 +289,7 @@ func TestClientClose(t *testing.T) {
 			if _, _, err := c.ReadMessage(); err == nil {
 				t.Error("ReadMessage after Close succeeded")
 			}
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -303,16 +299,16 @@ func TestClientClose(t *testing.T) {
 // client can neither write nor close afterwards.
 func TestClientServerCloses(t *testing.T) {
 	srvClose := make(chan error, 1)
-	addr, done := startServer(t, &Server{Handler: func(c *Conn) {
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
 		srvClose <- c.Close(StatusGoingAway, "shutdown")
-	}})
+	})
 	c := mustDial(t, wsURL(addr), nil)
 	_, _, err := c.ReadMessage()
 	ce := closeErrorOf(t, err)
 	if ce.Code != StatusGoingAway || ce.Reason != "shutdown" {
 		t.Errorf("client saw close %v %q, want 1001 \"shutdown\"", ce.Code, ce.Reason)
 	}
-	if err := recv(t, srvClose, "the server's Close"); err != nil {
+	if err := await(t, srvClose, "the server's Close"); err != nil {
 		t.Errorf("server's Close: %v", err)
 	}
 	if _, _, err2 := c.ReadMessage(); err2 != err {
@@ -324,7 +320,7 @@ func TestClientServerCloses(t *testing.T) {
 	if err := c.Close(StatusNormalClosure, ""); err != ErrClosed {
 		t.Errorf("Close after the server's close: %v, want ErrClosed", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestServerCloseEmpty checks that Close with StatusNoStatusReceived sends
@@ -352,14 +348,14 @@ func TestServerCloseTimeout(t *testing.T) {
 	c.expectCloseFrame(StatusNormalClosure)
 	c.sendFrame(true, opText, []byte("not a close frame"))
 	c.expectEOF()
-	r := awaitValue(t, results)
+	r := await(t, results, "the handler's result")
 	if r.err == nil {
 		t.Error("Close returned nil although the peer never answered")
 	}
 	if r.elapsed < timeout || r.elapsed > closeBound {
 		t.Errorf("Close took %v, want about the close timeout of %v", r.elapsed, timeout)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestClientCloseIsPrompt checks that against our server the client's Close
@@ -368,10 +364,10 @@ func TestServerCloseTimeout(t *testing.T) {
 func TestClientCloseIsPrompt(t *testing.T) {
 	const closeTimeout = 5 * time.Second
 	srvErr := make(chan error, 1)
-	addr, done := startServer(t, &Server{Handler: func(c *Conn) {
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
 		_, _, err := c.ReadMessage()
 		srvErr <- err
-	}})
+	})
 	c := mustDial(t, wsURL(addr), &DialOptions{Options: Options{CloseTimeout: closeTimeout}})
 	start := time.Now()
 	if err := c.Close(StatusNormalClosure, "done"); err != nil {
@@ -380,8 +376,8 @@ func TestClientCloseIsPrompt(t *testing.T) {
 	if d := time.Since(start); d > closeTimeout/5 {
 		t.Errorf("Close took %v; CloseTimeout is %v", d, closeTimeout)
 	}
-	closeErrorOf(t, recv(t, srvErr, "the server's read"))
-	waitDone(t, done)
+	closeErrorOf(t, await(t, srvErr, "the server's read"))
+	await(t, done, "the handler to return")
 }
 
 // TestClientCloseWaitsForServer checks RFC 6455 section 7.1.1 on the wire:
@@ -397,11 +393,8 @@ func TestClientCloseWaitsForServer(t *testing.T) {
 	go func() { closed <- c.Close(4001, "done") }()
 
 	rc := fc.raw(t)
-	h, p, err := rc.readFrame()
-	if err != nil || h.opcode != opClose || !bytes.Equal(p, closePayload(4001, "done")) {
-		t.Fatalf("got frame op=%d payload %q, %v; want close 4001 \"done\"", h.opcode, p, err)
-	}
-	rc.send(buildFrame(true, opClose, closePayload(4001, ""), false, [4]byte{}))
+	rc.expectCloseFrameReason(4001, "done")
+	rc.sendFrame(true, opClose, closePayload(4001, ""))
 	// The client must not close its end now: a read on ours stays blocked
 	// rather than seeing the end of the stream.
 	fc.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
@@ -414,7 +407,7 @@ func TestClientCloseWaitsForServer(t *testing.T) {
 	default:
 	}
 	fc.conn.Close()
-	if err := recv(t, closed, "Close"); err != nil {
+	if err := await(t, closed, "Close"); err != nil {
 		t.Errorf("Close: %v", err)
 	}
 }
@@ -432,7 +425,7 @@ func TestFailWithSilentPeer(t *testing.T) {
 	if d := time.Since(start); d < timeout/2 {
 		t.Errorf("server closed TCP after %v without waiting for the close frame", d)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestCloseRejectsArguments checks that Close refuses codes that must not be
@@ -466,11 +459,11 @@ func TestCloseRejectsArguments(t *testing.T) {
 	}
 	c.answerClose()
 	for range 2 {
-		if err := awaitValue(t, errs); err != nil {
+		if err := await(t, errs, "the handler's errors"); err != nil {
 			t.Error(err)
 		}
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 	for len(errs) > 0 {
 		t.Error(<-errs)
 	}
@@ -479,7 +472,7 @@ func TestCloseRejectsArguments(t *testing.T) {
 // TestClientCloseBadArguments checks that Close refuses codes that must not
 // be sent and reasons that do not fit, without closing the connection.
 func TestClientCloseBadArguments(t *testing.T) {
-	addr, done := startServer(t, &Server{Handler: echoHandler})
+	addr, done := serveConn(t, Options{}, echoHandler)
 	c := mustDial(t, wsURL(addr), nil)
 	for _, tc := range []struct {
 		code   StatusCode
@@ -505,7 +498,7 @@ func TestClientCloseBadArguments(t *testing.T) {
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestCloseWhileReading checks that Close works while another goroutine is
@@ -547,8 +540,8 @@ func TestCloseWhileReading(t *testing.T) {
 			} else {
 				c.expectEOF()
 			}
-			r := awaitValue(t, results)
-			readErr := awaitValue(t, readErrs)
+			r := await(t, results, "the handler's result")
+			readErr := await(t, readErrs, "the blocked reader")
 			var ce *CloseError
 			if answer {
 				if r.err != nil {
@@ -568,7 +561,7 @@ func TestCloseWhileReading(t *testing.T) {
 					t.Errorf("blocked reader got %v, want an error", readErr)
 				}
 			}
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -580,7 +573,7 @@ func TestHandlerReturnCloses(t *testing.T) {
 	c := connect(t, addr)
 	c.expectCloseFrame(StatusNormalClosure)
 	c.answerClose()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // logSink is an io.Writer for a log.Logger that hands each write to a
@@ -614,7 +607,7 @@ func TestHandlerPanicCloses(t *testing.T) {
 	c.expectFrame(opText, "about to fail")
 	c.expectCloseFrame(StatusInternalError)
 	c.answerClose()
-	line := awaitValue(t, logs)
+	line := await(t, logs, "the server log")
 	if !strings.Contains(line, "panic") || !strings.Contains(line, "handler exploded") {
 		t.Errorf("server log %q, want the panic", line)
 	}
@@ -638,7 +631,7 @@ func TestOnPongPanicReleasesRead(t *testing.T) {
 	c.expectCloseFrame(StatusInternalError)
 	c.answerClose()
 	c.expectEOF()
-	if line := awaitValue(t, logs); !strings.Contains(line, "pong hook exploded") {
+	if line := await(t, logs, "the server log"); !strings.Contains(line, "pong hook exploded") {
 		t.Errorf("server log %q, want the panic", line)
 	}
 }
@@ -683,7 +676,7 @@ func TestCloseNowDoesNotWait(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.CloseNow() }()
-	if err := awaitValue(t, done); err != nil {
+	if err := await(t, done, "CloseNow"); err != nil {
 		t.Fatalf("CloseNow: %v", err)
 	}
 }
@@ -732,23 +725,7 @@ func TestPeerCloseWhileWriteBlocked(t *testing.T) {
 	if d := time.Since(start); d > timeout+2*time.Second {
 		t.Errorf("close handshake took %v, want about the close timeout of %v", d, timeout)
 	}
-	waitDone(t, done)
-}
-
-// readAll runs a reader on c in the background until a read fails, and
-// reports when the first message has been read.
-func readAll(c *Conn) <-chan struct{} {
-	first := make(chan struct{})
-	go func() {
-		c.ReadMessage()
-		close(first)
-		for {
-			if _, _, err := c.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-	return first
+	await(t, done, "the handler to return")
 }
 
 // TestCloseBoundedWhenPongExtendsDeadline checks that Close returns within
@@ -762,14 +739,15 @@ func TestCloseBoundedWhenPongExtendsDeadline(t *testing.T) {
 		OnPong:       func(c *Conn, _ []byte) { c.SetReadDeadline(time.Now().Add(time.Hour)) },
 	}
 	addr, done := serveConn(t, opts, func(c *Conn) {
-		<-readAll(c)
+		c.ReadMessage() // the client's first message
+		readInBackground(c)
 		results <- timedClose(c, StatusNormalClosure, "")
 	})
 	c := connect(t, addr)
 	c.sendFrame(true, opText, []byte("start"))
 	c.expectCloseFrame(StatusNormalClosure)
 	c.sendFrame(true, opPong, []byte("still here")) // but never a close frame
-	r := awaitValue(t, results)
+	r := await(t, results, "the handler's result")
 	if r.err == nil {
 		t.Error("Close returned nil although the peer never answered")
 	}
@@ -777,7 +755,7 @@ func TestCloseBoundedWhenPongExtendsDeadline(t *testing.T) {
 		t.Errorf("Close took %v with CloseTimeout %v", r.elapsed, timeout)
 	}
 	c.expectEOF()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestCloseWithOpenWriterAndWritingReader checks that Close is bounded when
@@ -797,24 +775,18 @@ func TestCloseWithOpenWriterAndWritingReader(t *testing.T) {
 	addr, done := serveConn(t, opts, func(c *Conn) {
 		w, _ := c.NextWriter(TextMessage)
 		w.Write([]byte("partial"))
-		go func() {
-			for {
-				if _, _, err := c.ReadMessage(); err != nil {
-					return
-				}
-			}
-		}()
+		readInBackground(c)
 		<-inHook
 		results <- timedClose(c, StatusInternalError, "")
 		w.Close()
 	})
 	c := connect(t, addr)
 	c.sendFrame(true, opPong, []byte("p"))
-	r := awaitValue(t, results)
+	r := await(t, results, "the handler's result")
 	if r.elapsed > closeBound {
 		t.Errorf("Close took %v with CloseTimeout %v", r.elapsed, timeout)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestCloseReportsDroppedPeer checks that Close returns an error when the

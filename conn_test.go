@@ -21,7 +21,7 @@ import (
 // TestSmokeEcho echoes a message, a fragmented one with a ping inside, and
 // closes.
 func TestSmokeEcho(t *testing.T) {
-	addr, done := startServer(t, &Server{Handler: echoHandler})
+	addr, done := serveConn(t, Options{}, echoHandler)
 	c := connect(t, addr)
 	c.sendFrame(true, opText, []byte("hello"))
 	c.expectFrame(opText, "hello")
@@ -33,17 +33,18 @@ func TestSmokeEcho(t *testing.T) {
 	c.sendFrame(true, opClose, closePayload(StatusGoingAway, "bye"))
 	c.expectFrame(opClose, string(closePayload(StatusGoingAway, "")))
 	c.expectEOF()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestSmokeBadUTF8 fails a text message cut inside a code point above
 // U+10FFFF with 1007 before its final fragment.
 func TestSmokeBadUTF8(t *testing.T) {
-	addr, done := startServer(t, &Server{Handler: echoHandler})
+	addr, done := serveConn(t, Options{}, echoHandler)
 	c := connect(t, addr)
 	c.sendFrame(false, opText, []byte("ok\xf4\x90"))
-	c.expectClose(StatusInvalidPayload)
-	waitDone(t, done)
+	c.expectCloseFrame(StatusInvalidPayload)
+	c.answerClose()
+	await(t, done, "the handler to return")
 }
 
 // TestEchoSizes is Autobahn 1.1 and 1.2: text and binary messages whose
@@ -55,7 +56,7 @@ func TestEchoSizes(t *testing.T) {
 			t.Run(fmt.Sprintf("%v/%d", MessageType(op), n), func(t *testing.T) {
 				addr, done := serveConn(t, Options{}, echoHandler)
 				c := connect(t, addr)
-				p := patternPayload(n, op == opText)
+				p := testPayload(MessageType(op), n, 0)
 				c.sendFrame(true, op, p)
 				b, err := c.br.Peek(2)
 				if err != nil {
@@ -73,7 +74,7 @@ func TestEchoSizes(t *testing.T) {
 				}
 				c.expectFrame(op, string(p))
 				c.closeHandshake()
-				waitDone(t, done)
+				await(t, done, "the handler to return")
 			})
 		}
 	}
@@ -85,7 +86,7 @@ func TestEchoSizes(t *testing.T) {
 func TestClientEchoSizes(t *testing.T) {
 	const huge = 16 << 20
 	o := Options{ReadLimit: huge + 4096}
-	addr, done := startServer(t, &Server{Options: o, Handler: echoHandler})
+	addr, done := serveConn(t, o, echoHandler)
 	c := mustDial(t, wsURL(addr), &DialOptions{Options: o})
 
 	type tcase struct {
@@ -118,7 +119,7 @@ func TestClientEchoSizes(t *testing.T) {
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestEchoLarge echoes messages of a few MiB, each in one frame.
@@ -127,7 +128,7 @@ func TestEchoLarge(t *testing.T) {
 		t.Run(MessageType(op).String(), func(t *testing.T) {
 			addr, done := serveConn(t, Options{}, echoHandler)
 			c := connect(t, addr)
-			p := patternPayload(4<<20+3, op == opText)
+			p := testPayload(MessageType(op), 4<<20+3, 0)
 			c.sendFrame(true, op, p)
 			h, got := c.nextFrame()
 			if h.opcode != op || !h.fin || !bytes.Equal(got, p) {
@@ -135,7 +136,7 @@ func TestEchoLarge(t *testing.T) {
 					h.opcode, h.fin, len(got), bytes.Equal(got, p), op, len(p))
 			}
 			c.closeHandshake()
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -267,14 +268,14 @@ func TestAppendMessageNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per echoed message, want 0", allocs)
 	}
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestClientRoundTripAllocs checks that in the steady state a client round
 // trip of a small message (WriteMessage, then AppendMessage into a reused
 // buffer), including the echo server's side, allocates nothing.
 func TestClientRoundTripAllocs(t *testing.T) {
-	addr, done := startServer(t, &Server{Handler: echoHandler})
+	addr, done := serveConn(t, Options{}, echoHandler)
 	c := mustDial(t, wsURL(addr), nil)
 	msg := []byte("sixteen bytes!!!")
 	buf := make([]byte, 0, 64)
@@ -303,7 +304,7 @@ func TestClientRoundTripAllocs(t *testing.T) {
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // BenchmarkEcho measures a full echo round trip over loopback TCP: a masked
@@ -312,10 +313,10 @@ func TestClientRoundTripAllocs(t *testing.T) {
 func BenchmarkEcho(b *testing.B) {
 	for _, size := range []int{16, 1 << 10, 64 << 10} {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			addr, done := startServer(b, &Server{Handler: echoHandler})
+			addr, done := serveConn(b, Options{}, echoHandler)
 			c := connect(b, addr)
 			c.conn.SetDeadline(time.Time{})
-			frame := clientFrame(true, opBinary, string(patternPayload(size, false)))
+			frame := clientFrame(true, opBinary, string(testPayload(BinaryMessage, size, 0)))
 			resp := make([]byte, headerSize(int64(size), false)+size)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
@@ -330,7 +331,7 @@ func BenchmarkEcho(b *testing.B) {
 			b.StopTimer()
 			c.conn.SetDeadline(time.Now().Add(testTimeout))
 			c.closeHandshake()
-			waitDone(b, done)
+			await(b, done, "the handler to return")
 		})
 	}
 }
@@ -340,7 +341,7 @@ func BenchmarkEcho(b *testing.B) {
 func BenchmarkClientEcho(b *testing.B) {
 	for _, size := range []int{16, 1 << 10, 64 << 10} {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			addr, done := startServer(b, &Server{Handler: echoHandler})
+			addr, done := serveConn(b, Options{}, echoHandler)
 			c := mustDial(b, wsURL(addr), nil)
 			c.SetDeadline(time.Time{})
 			msg := testPayload(BinaryMessage, size, 1)
@@ -362,7 +363,7 @@ func BenchmarkClientEcho(b *testing.B) {
 			if err := c.Close(StatusNormalClosure, ""); err != nil {
 				b.Errorf("Close: %v", err)
 			}
-			waitDone(b, done)
+			await(b, done, "the handler to return")
 		})
 	}
 }

@@ -159,7 +159,7 @@ func TestDialRefusesBadOptions(t *testing.T) {
 				}
 				return
 			}
-			r := recv(t, sent, "the request")
+			r := await(t, sent, "the request")
 			if r == nil {
 				return
 			}
@@ -649,7 +649,7 @@ func TestDialContextEndsAfterDial(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr, done := startServer(t, &Server{Handler: echoHandler})
+			addr, done := serveConn(t, Options{}, echoHandler)
 			ctx, cancel := tc.ctx()
 			c, _, err := Dial(ctx, wsURL(addr), nil)
 			if err != nil {
@@ -666,7 +666,7 @@ func TestDialContextEndsAfterDial(t *testing.T) {
 			watchdog := time.AfterFunc(testTimeout, func() { c.CloseNow() })
 			defer watchdog.Stop()
 			checkEcho(t, c, "still here")
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -737,17 +737,16 @@ func TestDialTLS(t *testing.T) {
 // answer a ping among them.
 func TestDialEarlyFrames(t *testing.T) {
 	big := testPayload(BinaryMessage, 10000, 5)
-	server := func(fin bool, op opcode, p []byte) []byte { return buildFrame(fin, op, p, false, [4]byte{}) }
 	cases := []struct {
 		name  string
 		early []byte
 		want  []string
 		pong  bool
 	}{
-		{"text", server(true, opText, []byte("first")), []string{"first"}, false},
-		{"two frames", append(server(false, opText, []byte("fir")), server(true, opContinuation, []byte("st"))...), []string{"first"}, false},
-		{"ping and text", append(server(true, opPing, []byte("hi")), server(true, opText, []byte("first"))...), []string{"first"}, true},
-		{"beyond the buffer", server(true, opBinary, big), []string{string(big)}, false},
+		{"text", unmaskedFrame(true, opText, "first"), []string{"first"}, false},
+		{"two frames", cat(unmaskedFrame(false, opText, "fir"), unmaskedFrame(true, opContinuation, "st")), []string{"first"}, false},
+		{"ping and text", cat(unmaskedFrame(true, opPing, "hi"), unmaskedFrame(true, opText, "first")), []string{"first"}, true},
+		{"beyond the buffer", unmaskedFrame(true, opBinary, string(big)), []string{string(big)}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -757,7 +756,7 @@ func TestDialEarlyFrames(t *testing.T) {
 			fc.write(t, string(fc.response101())+string(tc.early))
 			c := awaitDial(t, res).mustConn(t)
 			rc := fc.raw(t)
-			rc.send(server(true, opText, []byte("later")))
+			rc.sendFrame(true, opText, []byte("later"))
 			for _, want := range append(tc.want, "later") {
 				_, got, err := c.ReadMessage()
 				if err != nil {
@@ -766,10 +765,7 @@ func TestDialEarlyFrames(t *testing.T) {
 				checkSame(t, "message", got, []byte(want))
 			}
 			if tc.pong {
-				h, p, err := rc.readFrame()
-				if err != nil || h.opcode != opPong || string(p) != "hi" {
-					t.Errorf("after the early ping got frame op=%d payload %q, %v; want pong \"hi\"", h.opcode, p, err)
-				}
+				rc.expectFrame(opPong, "hi")
 			}
 		})
 	}

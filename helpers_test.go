@@ -17,7 +17,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 )
 
 // This file holds the test harness that the test files share: servers on
@@ -35,31 +34,10 @@ const testTimeout = 10 * time.Second
 // configured timeout applied, yet loose enough for a loaded machine.
 const closeBound = DefaultCloseTimeout - time.Second
 
-// waitDone fails the test if done is not closed in time.
-func waitDone(t testing.TB, done <-chan struct{}) {
-	t.Helper()
-	select {
-	case <-done:
-	case <-time.After(testTimeout):
-		t.Fatal("handler did not return")
-	}
-}
-
-// awaitValue returns the next value from ch, failing the test if none arrives
-// within testTimeout.
-func awaitValue[T any](t testing.TB, ch <-chan T) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(testTimeout):
-		t.Fatal("timed out waiting for the server side")
-		panic("unreachable")
-	}
-}
-
-// recv waits (bounded by testTimeout) for a value from ch.
-func recv[T any](t testing.TB, ch <-chan T, what string) T {
+// await returns the next value from ch, failing the test if none arrives
+// within testTimeout; what names the awaited event in the failure. A closed
+// channel, such as the done channel of serveConn, gives its zero value.
+func await[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
@@ -70,43 +48,12 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	}
 }
 
-// startServer serves s on a loopback httptest.Server for the duration of the
-// test. The returned channel is closed when the first Handler call has
-// returned, so tests can check that no handler goroutine is left behind.
-func startServer(t testing.TB, s *Server) (addr string, done <-chan struct{}) {
-	t.Helper()
-	ch := make(chan struct{})
-	var once sync.Once
-	h := s.Handler
-	s.Handler = func(c *Conn) {
-		defer once.Do(func() { close(ch) })
-		h(c)
-	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String(), ch
-}
-
-// serveConn starts a server running handler with opts, like startServer,
-// and also registers a cleanup that waits (bounded) for the handler to
-// return. Cleanups run in reverse order, so the client connections that the
-// test opens afterwards are closed first, which ends the handler even when
-// the test stopped early; a handler then never outlives its test.
-func serveConn(t testing.TB, opts Options, handler func(*Conn)) (addr string, done <-chan struct{}) {
-	t.Helper()
-	addr, done = startServer(t, &Server{Options: opts, Handler: handler})
-	t.Cleanup(func() {
-		select {
-		case <-done:
-		case <-time.After(testTimeout):
-		}
-	})
-	return addr, done
-}
-
-// serveWS serves s on a loopback httptest server, with TLS if secure. Unlike
-// startServer it takes any number of connections. At cleanup it closes the
-// server and fails the test if a handler does not return in time.
+// serveWS serves s on a loopback httptest server, with TLS if secure, for
+// any number of connections. At cleanup it closes the server and fails the
+// test unless every Handler call returns within testTimeout. Cleanups run
+// in reverse order, so the client connections that the test opens
+// afterwards are closed first, which ends their handlers even when the test
+// stopped early: a handler never outlives its test.
 func serveWS(t testing.TB, s *Server, secure bool) *httptest.Server {
 	t.Helper()
 	// Server.ServeHTTP returns once the Handler has returned.
@@ -127,17 +74,23 @@ func serveWS(t testing.TB, s *Server, secure bool) *httptest.Server {
 		srv.Close()
 		done := make(chan struct{})
 		go func() { handlers.Wait(); close(done) }()
-		waitDone(t, done)
+		await(t, done, "the handlers to return")
 	})
 	return srv
 }
 
-// hsServe serves s on loopback for the duration of the test and returns its
-// address. Unlike startServer, it takes any number of connections.
-func hsServe(tb testing.TB, s *Server) string {
-	srv := httptest.NewServer(s)
-	tb.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
+// serveConn serves a Server with opts and handler, as serveWS does, and
+// returns its address and a channel that is closed when the first Handler
+// call has returned.
+func serveConn(t testing.TB, opts Options, handler func(*Conn)) (addr string, done <-chan struct{}) {
+	t.Helper()
+	ch := make(chan struct{})
+	var once sync.Once
+	srv := serveWS(t, &Server{Options: opts, Handler: func(c *Conn) {
+		defer once.Do(func() { close(ch) })
+		handler(c)
+	}}, false)
+	return srv.Listener.Addr().String(), ch
 }
 
 // serveListener runs s.Serve on a loopback listener for the duration of the
@@ -174,12 +127,14 @@ func echoHandler(c *Conn) {
 	}
 }
 
-// rawClient is a WebSocket client built by hand over TCP for tests.
+// rawClient is one end of a WebSocket connection driven by hand for tests:
+// the client, which masks the frames it sends and wants the peer's unmasked,
+// or, with server set (see fakeConn.raw), the server, the other way round.
 type rawClient struct {
-	t    testing.TB
-	conn net.Conn
-	br   *bufio.Reader
-	key  [4]byte
+	t      testing.TB
+	conn   net.Conn
+	br     *bufio.Reader
+	server bool
 }
 
 // testKey is the sample key of RFC 6455 section 1.3.
@@ -205,20 +160,14 @@ func dialRaw(t testing.TB, addr, request string) (*rawClient, *http.Response) {
 	if _, err := io.WriteString(conn, request); err != nil {
 		t.Fatal(err)
 	}
-	c := &rawClient{t: t, conn: conn, br: bufio.NewReader(conn), key: [4]byte{0x37, 0xfa, 0x21, 0x3d}}
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		t.Fatalf("reading handshake response: %v", err)
-	}
-	return c, resp
+	return rawClientFrom(t, conn)
 }
 
 // rawClientFrom reads the handshake response on conn and returns a rawClient
 // over it.
-func rawClientFrom(t *testing.T, conn net.Conn, key [4]byte) (*rawClient, *http.Response) {
+func rawClientFrom(t testing.TB, conn net.Conn) (*rawClient, *http.Response) {
 	t.Helper()
-	c := &rawClient{t: t, conn: conn, key: key}
-	c.br = bufio.NewReader(conn)
+	c := &rawClient{t: t, conn: conn, br: bufio.NewReader(conn)}
 	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
 		t.Fatalf("reading handshake response: %v", err)
@@ -239,7 +188,7 @@ func connect(t testing.TB, addr string) *rawClient {
 
 // hsCheckSwitched fails the test unless resp is a valid 101 response to a
 // request with testKey.
-func hsCheckSwitched(t *testing.T, resp *http.Response) {
+func hsCheckSwitched(t testing.TB, resp *http.Response) {
 	t.Helper()
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		body, _ := io.ReadAll(resp.Body)
@@ -257,20 +206,17 @@ func hsCheckSwitched(t *testing.T, resp *http.Response) {
 	}
 }
 
-// rfcKey is the masking key used by the examples of RFC 6455 section 5.7.
+// rfcKey is the masking key of the examples of RFC 6455 section 5.7, which
+// the test clients use.
 var rfcKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
-
-// clientKey is the masking key that rawClient uses (the one of the examples
-// in RFC 6455 section 5.7).
-var clientKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
 // clientFrame returns a masked client frame with a string payload.
 func clientFrame(fin bool, op opcode, payload string) []byte {
-	return buildFrame(fin, op, []byte(payload), true, clientKey)
+	return buildFrame(fin, op, []byte(payload), true, rfcKey)
 }
 
-// unmaskedFrame returns a client frame without a mask, which a server must
-// reject.
+// unmaskedFrame returns a frame without a mask: a server's, or a client's
+// that a server must reject.
 func unmaskedFrame(fin bool, op opcode, payload string) []byte {
 	return buildFrame(fin, op, []byte(payload), false, [4]byte{})
 }
@@ -303,12 +249,6 @@ func closePayload(code StatusCode, reason string) []byte {
 	return appendClosePayload(nil, code, reason)
 }
 
-// frame returns the bytes of one frame from the client: masked with c.key
-// unless op has the noMask bit.
-func (c *rawClient) frame(fin bool, op opcode, payload []byte) []byte {
-	return buildFrame(fin, op, payload, true, c.key)
-}
-
 // send writes raw bytes.
 func (c *rawClient) send(b []byte) {
 	c.t.Helper()
@@ -317,10 +257,10 @@ func (c *rawClient) send(b []byte) {
 	}
 }
 
-// sendFrame writes one masked frame.
+// sendFrame writes one frame, masked unless c plays the server.
 func (c *rawClient) sendFrame(fin bool, op opcode, payload []byte) {
 	c.t.Helper()
-	c.send(c.frame(fin, op, payload))
+	c.send(buildFrame(fin, op, payload, !c.server, rfcKey))
 }
 
 // sendChunked writes b in pieces of at most size bytes, one write call
@@ -338,7 +278,7 @@ func (c *rawClient) sendChunked(b []byte, size int) {
 	}
 }
 
-// readFrame reads one frame from the server.
+// readFrame reads one frame from the peer and unmasks its payload.
 func (c *rawClient) readFrame() (header, []byte, error) {
 	var b [maxHeaderSize]byte
 	if _, err := io.ReadFull(c.br, b[:2]); err != nil {
@@ -367,29 +307,30 @@ func (c *rawClient) readFrame() (header, []byte, error) {
 	}
 }
 
-// nextFrame reads one frame from the server, failing the test if it cannot
-// or if the frame is masked (a server must not mask).
+// nextFrame reads one frame from the peer, failing the test if it cannot
+// or if the frame breaks the masking rule of the peer's role: a server must
+// not mask, a client must.
 func (c *rawClient) nextFrame() (header, []byte) {
 	c.t.Helper()
 	h, p, err := c.readFrame()
 	if err != nil {
 		c.t.Fatalf("reading frame: %v", err)
 	}
-	if h.masked {
-		c.t.Fatalf("server sent a masked frame (op=%d)", h.opcode)
+	if h.masked != c.server {
+		c.t.Fatalf("peer sent a frame (op=%d) with masked=%v", h.opcode, h.masked)
 	}
 	return h, p
 }
 
-// expectFrame reads a frame and fails unless it has the given opcode and
-// payload.
+// expectFrame reads a frame and fails unless it is a final frame with the
+// given opcode and payload, masked as the peer's role asks.
 func (c *rawClient) expectFrame(op opcode, payload string) {
 	c.t.Helper()
 	h, p, err := c.readFrame()
 	if err != nil {
 		c.t.Fatalf("reading frame: %v", err)
 	}
-	if h.opcode != op || string(p) != payload || !h.fin || h.masked {
+	if h.opcode != op || string(p) != payload || !h.fin || h.masked != c.server {
 		c.t.Fatalf("got frame op=%d fin=%v masked=%v payload %.40q; want op=%d payload %.40q", h.opcode, h.fin, h.masked, p, op, payload)
 	}
 }
@@ -417,58 +358,26 @@ func (c *rawClient) readMessageFrames() (frames []header, payload []byte) {
 	}
 }
 
-// expectClose reads frames until a close frame, fails unless it carries
-// code, and then expects the server to close the TCP connection. Data frames
-// before the close frame are skipped.
-func (c *rawClient) expectClose(code StatusCode) {
-	c.t.Helper()
-	for {
-		h, p, err := c.readFrame()
-		if err != nil {
-			c.t.Fatalf("waiting for close %d: %v", code, err)
-		}
-		if h.opcode != opClose {
-			continue
-		}
-		got := StatusNoStatusReceived
-		if len(p) >= 2 {
-			got = StatusCode(int(p[0])<<8 | int(p[1]))
-		}
-		if got != code {
-			c.t.Fatalf("close code %v (reason %q), want %v", got, p[min(2, len(p)):], code)
-		}
-		break
-	}
-	// Answer the close, then the server must close the connection.
-	c.conn.Write(c.frame(true, opClose, closePayload(code, "")))
-	c.expectEOF()
-}
-
 // expectCloseFrame reads the next frame and fails the test unless it is a
-// close frame carrying code (StatusNoStatusReceived for an empty payload)
-// and a valid UTF-8 reason, which it returns. Any other frame fails the
-// test: a server that closes or fails a connection must send nothing else
-// first. It does not answer the close.
+// close frame whose payload parseClosePayload accepts (a valid code, or
+// none, and a UTF-8 reason) and carries code (StatusNoStatusReceived for an
+// empty payload); it returns the reason. Any other frame fails the test: a
+// peer that closes or fails a connection must send nothing else first. It
+// does not answer the close.
 func (c *rawClient) expectCloseFrame(code StatusCode) string {
 	c.t.Helper()
 	h, p := c.nextFrame()
 	if h.opcode != opClose {
 		c.t.Fatalf("got frame op=%d fin=%v payload %.40q; want a close frame with %v", h.opcode, h.fin, p, code)
 	}
-	if len(p) == 1 {
-		c.t.Fatalf("close frame payload of 1 byte %q", p)
+	ce, _, err := parseClosePayload(p)
+	if err != nil {
+		c.t.Fatalf("close frame payload %q: %v", p, err)
 	}
-	got, reason := StatusNoStatusReceived, ""
-	if len(p) >= 2 {
-		got, reason = StatusCode(binary.BigEndian.Uint16(p)), string(p[2:])
+	if ce.Code != code {
+		c.t.Fatalf("close code %v (reason %q), want %v", ce.Code, ce.Reason, code)
 	}
-	if got != code {
-		c.t.Fatalf("close code %v (reason %q), want %v", got, reason, code)
-	}
-	if !utf8.ValidString(reason) {
-		c.t.Fatalf("close reason %q is not valid UTF-8", reason)
-	}
-	return reason
+	return ce.Reason
 }
 
 // expectCloseFrameReason reads a close frame with code and reason.
@@ -570,18 +479,9 @@ func runWireCases(t *testing.T, opts Options, cases []wireCase) {
 				c.expectCloseFrame(tc.close)
 				c.answerClose()
 			}
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
-}
-
-// slicesRepeat returns a slice holding n copies of v.
-func slicesRepeat[T any](v T, n int) []T {
-	s := make([]T, n)
-	for i := range s {
-		s[i] = v
-	}
-	return s
 }
 
 // wsURL returns the ws:// URL of the root of a server at addr.
@@ -683,7 +583,7 @@ func (fc *fakeConn) accept(t testing.TB, extra ...string) {
 // raw returns a rawClient over the connection, for its frame helpers; on
 // this side of the connection it reads client frames and sends raw bytes.
 func (fc *fakeConn) raw(t testing.TB) *rawClient {
-	return &rawClient{t: t, conn: fc.conn, br: fc.br}
+	return &rawClient{t: t, conn: fc.conn, br: fc.br, server: true}
 }
 
 // fakeServer listens on 127.0.0.1 and delivers each connection, once the
@@ -746,7 +646,7 @@ func fakeServer(t testing.TB) (addr string, conns <-chan *fakeConn) {
 // nextFake returns the next connection of a fakeServer.
 func nextFake(t testing.TB, conns <-chan *fakeConn) *fakeConn {
 	t.Helper()
-	return recv(t, conns, "a connection to the fake server")
+	return await(t, conns, "a connection to the fake server")
 }
 
 // dialResult is what Dial returned.
@@ -779,26 +679,12 @@ func dialAsync(ctx context.Context, rawURL string, opts *DialOptions) <-chan dia
 // without a handshake at cleanup and has deadlines of testTimeout.
 func awaitDial(t testing.TB, ch <-chan dialResult) dialResult {
 	t.Helper()
-	r := recv(t, ch, "Dial")
+	r := await(t, ch, "Dial")
 	if r.c != nil {
 		t.Cleanup(func() { r.c.CloseNow() })
 		r.c.SetDeadline(time.Now().Add(testTimeout))
 	}
 	return r
-}
-
-// patternPayload returns n bytes of deterministic content: printable ASCII if
-// text is set, otherwise bytes of every value.
-func patternPayload(n int, text bool) []byte {
-	p := make([]byte, n)
-	for i := range p {
-		if text {
-			p[i] = 'a' + byte(i%26)
-		} else {
-			p[i] = byte(i*7 + i>>8)
-		}
-	}
-	return p
 }
 
 // testPayload returns n bytes for a message of type typ, different for each
@@ -901,26 +787,34 @@ type halfPipe struct {
 	in, out net.Conn // the Conn reads from in and writes to out
 }
 
+// Read reads what the peer wrote.
 func (p halfPipe) Read(b []byte) (int, error) { return p.in.Read(b) }
 
+// Write writes to the peer.
 func (p halfPipe) Write(b []byte) (int, error) { return p.out.Write(b) }
 
+// LocalAddr returns the local address of the reading pipe.
 func (p halfPipe) LocalAddr() net.Addr { return p.in.LocalAddr() }
 
+// RemoteAddr returns the remote address of the reading pipe.
 func (p halfPipe) RemoteAddr() net.Addr { return p.in.RemoteAddr() }
 
+// Close closes both directions.
 func (p halfPipe) Close() error {
 	p.out.Close()
 	return p.in.Close()
 }
 
+// SetDeadline sets the deadline of both directions.
 func (p halfPipe) SetDeadline(t time.Time) error {
 	p.out.SetDeadline(t)
 	return p.in.SetDeadline(t)
 }
 
+// SetReadDeadline sets the deadline of reads.
 func (p halfPipe) SetReadDeadline(t time.Time) error { return p.in.SetReadDeadline(t) }
 
+// SetWriteDeadline sets the deadline of writes.
 func (p halfPipe) SetWriteDeadline(t time.Time) error { return p.out.SetWriteDeadline(t) }
 
 // streamConn returns a server-side Conn whose peer writes stream and then

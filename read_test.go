@@ -3,7 +3,6 @@ package websocket
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,9 +28,9 @@ import (
 // reach the server in pieces (down to one byte per TCP write, so that the
 // header itself is split) are read whole.
 func TestEchoChunkedWrites(t *testing.T) {
-	big := patternPayload(65536, false)
+	big := testPayload(BinaryMessage, 65536, 0)
 	bigFrame := clientFrame(true, opBinary, string(big))
-	text := patternPayload(200, true)
+	text := testPayload(TextMessage, 200, 0)
 	ping := bytes.Repeat([]byte{0xFE}, 125)
 	cases := []struct {
 		name  string
@@ -48,7 +48,7 @@ func TestEchoChunkedWrites(t *testing.T) {
 		{"ping 125 B in 1-byte writes", clientFrame(true, opPing, string(ping)), 1, nil,
 			[]wantFrame{{opPong, string(ping)}}},
 		{"10 pings in 1-byte writes", bytes.Repeat(clientFrame(true, opPing, "payload"), 10), 1, nil,
-			slicesRepeat(wantFrame{opPong, "payload"}, 10)},
+			slices.Repeat([]wantFrame{{opPong, "payload"}}, 10)},
 		{"fragments and a ping in 3-byte writes", cat(
 			clientFrame(false, opText, "frag1 "), clientFrame(true, opPing, "in between"),
 			clientFrame(false, opContinuation, ""), clientFrame(true, opContinuation, "frag3")), 3, nil,
@@ -66,7 +66,7 @@ func TestEchoChunkedWrites(t *testing.T) {
 				c.expectFrame(w.op, w.payload)
 			}
 			c.closeHandshake()
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -81,7 +81,7 @@ func TestEchoRandomSplitStream(t *testing.T) {
 	var want []wantFrame
 	for i := range 60 {
 		op := []opcode{opText, opBinary}[i%2]
-		p := patternPayload(rng.IntN(3000), op == opText)
+		p := testPayload(MessageType(op), rng.IntN(3000), uint64(i))
 		switch i % 3 {
 		case 0:
 			stream = append(stream, clientFrame(true, op, string(p))...)
@@ -119,11 +119,11 @@ func TestEchoRandomSplitStream(t *testing.T) {
 	for _, w := range want {
 		c.expectFrame(w.op, w.payload)
 	}
-	if err := awaitValue(t, sent); err != nil {
+	if err := await(t, sent, "the stream to be sent"); err != nil {
 		t.Fatal(err)
 	}
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestFragmentation is Autobahn section 5, 6.1 and 10.1: fragmented messages,
@@ -140,7 +140,7 @@ func TestFragmentation(t *testing.T) {
 	}
 	digits := string(bytes.Repeat([]byte("0123456789"), 10))
 	// Autobahn 10.1.1: 65536 bytes of text in fragments of 1300 bytes.
-	long := string(patternPayload(65536, true))
+	long := string(testPayload(TextMessage, 65536, 0))
 	var autoFragmented [][]byte
 	for i := 0; i < len(long); i += 1300 {
 		op := opContinuation
@@ -256,12 +256,9 @@ func TestClientRejectsMaskedFrame(t *testing.T) {
 	}()
 	rc := fc.raw(t)
 	rc.send(buildFrame(true, opText, []byte("hidden"), true, [4]byte{1, 2, 3, 4}))
-	h, p, err := rc.readFrame()
-	if err != nil || h.opcode != opClose || len(p) < 2 || StatusCode(binary.BigEndian.Uint16(p)) != StatusProtocolError {
-		t.Fatalf("got frame op=%d payload %q, %v; want close 1002", h.opcode, p, err)
-	}
-	rc.send(buildFrame(true, opClose, closePayload(StatusProtocolError, ""), false, [4]byte{}))
-	if err := recv(t, readErr, "the client's read"); err == nil || !strings.Contains(err.Error(), "masked") {
+	rc.expectCloseFrame(StatusProtocolError)
+	rc.sendFrame(true, opClose, closePayload(StatusProtocolError, ""))
+	if err := await(t, readErr, "the client's read"); err == nil || !strings.Contains(err.Error(), "masked") {
 		t.Errorf("client read: %v; want an error about a masked frame", err)
 	}
 	rc.expectEOF()
@@ -284,7 +281,7 @@ func TestPing(t *testing.T) {
 			want: []wantFrame{echoOf(opText, "after")}},
 		{name: "2.9 pong then ping", send: cat(clientFrame(true, opPong, "unsolicited"), clientFrame(true, opPing, "solicited")),
 			want: []wantFrame{{opPong, "solicited"}}},
-		{name: "2.10 ten pings", send: bytes.Repeat(clientFrame(true, opPing, "ten"), 10), want: slicesRepeat(wantFrame{opPong, "ten"}, 10)},
+		{name: "2.10 ten pings", send: bytes.Repeat(clientFrame(true, opPing, "ten"), 10), want: slices.Repeat([]wantFrame{{opPong, "ten"}}, 10)},
 		{name: "5.1 fragmented ping", send: cat(clientFrame(false, opPing, "frag1"), clientFrame(true, opContinuation, "frag2")),
 			close: StatusProtocolError},
 		{name: "5.2 fragmented pong", send: cat(clientFrame(false, opPong, "frag1"), clientFrame(true, opContinuation, "frag2")),
@@ -305,12 +302,12 @@ func TestOnPong(t *testing.T) {
 		clientFrame(true, opPong, "between fragments"), clientFrame(true, opContinuation, "b")))
 	c.expectFrame(opText, "ab")
 	for _, want := range []string{"first", "between fragments"} {
-		if got := awaitValue(t, pongs); got != want {
+		if got := await(t, pongs, "OnPong"); got != want {
 			t.Errorf("OnPong got %q, want %q", got, want)
 		}
 	}
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 	if len(pongs) != 0 {
 		t.Errorf("OnPong called %d more times", len(pongs))
 	}
@@ -320,26 +317,23 @@ func TestOnPong(t *testing.T) {
 // pong that carries the same payload.
 func TestClientAnswersPing(t *testing.T) {
 	pongs := make(chan string, 1)
-	srv := &Server{
-		Options: Options{OnPong: func(_ *Conn, p []byte) { pongs <- string(p) }},
-		Handler: func(c *Conn) {
-			if err := c.Ping([]byte("server ping")); err != nil {
-				t.Errorf("server Ping: %v", err)
-			}
-			c.ReadMessage() // sees the pong, then the client's close
-		},
-	}
-	addr, done := startServer(t, srv)
+	opts := Options{OnPong: func(_ *Conn, p []byte) { pongs <- string(p) }}
+	addr, done := serveConn(t, opts, func(c *Conn) {
+		if err := c.Ping([]byte("server ping")); err != nil {
+			t.Errorf("server Ping: %v", err)
+		}
+		c.ReadMessage() // sees the pong, then the client's close
+	})
 	c := mustDial(t, wsURL(addr), nil)
 	readErr := readInBackground(c)
-	if got := recv(t, pongs, "the client's pong"); got != "server ping" {
+	if got := await(t, pongs, "the client's pong"); got != "server ping" {
 		t.Errorf("server's OnPong got %q, want %q", got, "server ping")
 	}
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	recv(t, readErr, "the reader to end")
-	waitDone(t, done)
+	await(t, readErr, "the reader to end")
+	await(t, done, "the handler to return")
 }
 
 // TestReadDoesNotWaitForBlockedWriter checks that a read answers pings and
@@ -367,7 +361,7 @@ func TestReadDoesNotWaitForBlockedWriter(t *testing.T) {
 		}
 		got <- string(msg)
 	}()
-	if msg := awaitValue(t, got); msg != "after the pings" {
+	if msg := await(t, got, "the read"); msg != "after the pings" {
 		t.Fatalf("read %q", msg)
 	}
 	c.unlockWrite(true)
@@ -384,7 +378,7 @@ func TestReadDoesNotWaitForBlockedWriter(t *testing.T) {
 // fragments add up to it, and that a message of exactly the limit passes.
 func TestReadLimit(t *testing.T) {
 	const limit = 1000
-	p := func(n int) string { return string(patternPayload(n, true)) }
+	p := func(n int) string { return string(testPayload(TextMessage, n, 0)) }
 	runWireCases(t, Options{ReadLimit: limit}, []wireCase{
 		{name: "at the limit", send: clientFrame(true, opText, p(limit)), want: []wantFrame{echoOf(opText, p(limit))}},
 		{name: "fragments at the limit", send: cat(clientFrame(false, opBinary, p(500)), clientFrame(true, opContinuation, p(500))),
@@ -405,14 +399,14 @@ func TestReadLimit(t *testing.T) {
 func TestReadLimitFailsOnHeader(t *testing.T) {
 	addr, done := serveConn(t, Options{ReadLimit: 1000}, echoHandler)
 	c := connect(t, addr)
-	frame := clientFrame(true, opBinary, string(patternPayload(1<<20, false)))
+	frame := clientFrame(true, opBinary, string(testPayload(BinaryMessage, 1<<20, 0)))
 	c.send(frame[:14+10]) // the header and a little payload
 	c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	c.expectCloseFrame(StatusMessageTooBig)
 	c.conn.SetReadDeadline(time.Now().Add(testTimeout))
 	c.send(frame[14+10:])
 	c.answerClose()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestReadLimitLengthOverflow sends a fragment and then a continuation frame
@@ -444,7 +438,7 @@ func TestReadLimitLengthOverflow(t *testing.T) {
 func TestClientReadLimit(t *testing.T) {
 	const limit = 1000
 	srvErr := make(chan error, 1)
-	addr, done := startServer(t, &Server{Handler: func(c *Conn) {
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
 		for _, n := range []int{limit, limit + 1} {
 			if err := c.WriteMessage(BinaryMessage, make([]byte, n)); err != nil {
 				t.Errorf("server write of %d bytes: %v", n, err)
@@ -452,7 +446,7 @@ func TestClientReadLimit(t *testing.T) {
 		}
 		_, _, err := c.ReadMessage()
 		srvErr <- err
-	}})
+	})
 	c := mustDial(t, wsURL(addr), &DialOptions{Options: Options{ReadLimit: limit}})
 	if _, msg, err := c.ReadMessage(); err != nil || len(msg) != limit {
 		t.Fatalf("message at the limit: %d bytes, %v", len(msg), err)
@@ -461,13 +455,13 @@ func TestClientReadLimit(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "read limit") {
 		t.Fatalf("message over the limit: error %v; want one naming the read limit", err)
 	}
-	if ce := closeErrorOf(t, recv(t, srvErr, "the server's read")); ce.Code != StatusMessageTooBig {
+	if ce := closeErrorOf(t, await(t, srvErr, "the server's read")); ce.Code != StatusMessageTooBig {
 		t.Errorf("server saw close %v, want 1009", ce.Code)
 	}
 	if err := c.WriteMessage(TextMessage, []byte("x")); err != ErrClosed {
 		t.Errorf("WriteMessage after the failure: %v, want ErrClosed", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestMessageGrowthCost checks that reading a message that arrives in many
@@ -545,12 +539,12 @@ func TestNextReader(t *testing.T) {
 		clientFrame(true, opBinary, "")))
 	c.expectFrame(opPong, "p1")
 	for _, want := range []readResult{{TextMessage, "Hello, fragmented world", io.EOF}, {BinaryMessage, "", io.EOF}} {
-		if got := awaitValue(t, results); got != want {
+		if got := await(t, results, "the handler's result"); got != want {
 			t.Errorf("NextReader read %v %q, then %v; want %v %q, then %v", got.typ, got.data, got.err, want.typ, want.data, want.err)
 		}
 	}
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestNextReaderStale checks that the next read discards the unread rest of a
@@ -603,7 +597,7 @@ func TestNextReaderStale(t *testing.T) {
 		clientFrame(true, opBinary, "second"),
 		clientFrame(false, opText, "third"), clientFrame(true, opPing, "p"), clientFrame(true, opContinuation, " message"),
 		clientFrame(true, opText, "fourth")))
-	res := awaitValue(t, results)
+	res := await(t, results, "the handler's result")
 	c.expectFrame(opPong, "p")
 	if res.first != "ab" {
 		t.Errorf("first reader read %q, want \"ab\"", res.first)
@@ -624,14 +618,14 @@ func TestNextReaderStale(t *testing.T) {
 		t.Errorf("fourth message: %q %v, want \"fourth\"", res.fourth.data, res.fourth.err)
 	}
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestClientNextReader has the server stream a fragmented message with
 // NextWriter; the client reads it with NextReader in small pieces.
 func TestClientNextReader(t *testing.T) {
 	want := testPayload(TextMessage, 50000, 11)
-	addr, done := startServer(t, &Server{Options: Options{WriteBufferSize: 256}, Handler: func(c *Conn) {
+	addr, done := serveConn(t, Options{WriteBufferSize: 256}, func(c *Conn) {
 		w, err := c.NextWriter(TextMessage)
 		if err != nil {
 			t.Errorf("server NextWriter: %v", err)
@@ -647,7 +641,7 @@ func TestClientNextReader(t *testing.T) {
 			t.Errorf("server closing the writer: %v", err)
 		}
 		c.ReadMessage() // until the client closes
-	}})
+	})
 	c := mustDial(t, wsURL(addr), nil)
 	typ, r, err := c.NextReader()
 	if err != nil {
@@ -672,7 +666,7 @@ func TestClientNextReader(t *testing.T) {
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestReadDeadline checks that a read blocked past the read deadline returns
@@ -702,7 +696,7 @@ func TestReadDeadline(t *testing.T) {
 				c.send(clientFrame(true, opText, "incomplete")[:9])
 			}
 			close(arrived)
-			errs := awaitValue(t, results)
+			errs := await(t, results, "the handler's result")
 			var ne net.Error
 			if !errors.As(errs[0], &ne) || !ne.Timeout() || !errors.Is(errs[0], os.ErrDeadlineExceeded) {
 				t.Errorf("read past the deadline: %v, want a timeout", errs[0])
@@ -713,7 +707,7 @@ func TestReadDeadline(t *testing.T) {
 			// The handler has returned: the server closes.
 			c.expectCloseFrame(StatusNormalClosure)
 			c.expectEOF()
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -721,7 +715,7 @@ func TestReadDeadline(t *testing.T) {
 // TestClientReadDeadline checks that SetReadDeadline makes a read on a quiet
 // connection time out, and that the error sticks.
 func TestClientReadDeadline(t *testing.T) {
-	addr, done := startServer(t, &Server{Handler: echoHandler})
+	addr, done := serveConn(t, Options{}, echoHandler)
 	c := mustDial(t, wsURL(addr), nil)
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	start := time.Now()
@@ -737,7 +731,7 @@ func TestClientReadDeadline(t *testing.T) {
 		t.Errorf("read after the timeout: %v; want the same error", err2)
 	}
 	c.CloseNow()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestReadBufferReleased checks the promise that a connection holds its read
@@ -762,14 +756,14 @@ func TestReadBufferReleased(t *testing.T) {
 	c.sendFrame(true, opText, []byte("hello"))
 	c.expectFrame(opText, "checked") // nothing else is sent before the check
 	c.closeHandshake()
-	h := awaitValue(t, held)
+	h := await(t, held, "the handler's check")
 	if h[0] {
 		t.Error("the read buffer is held after a read that emptied it")
 	}
 	if h[1] {
 		t.Error("the read buffer is held after the connection ended")
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // fuzzReadLimit and fuzzCloseTimeout configure the Conn of FuzzReadFrames.
@@ -781,15 +775,13 @@ const (
 // fuzzSeeds returns client streams for FuzzReadFrames: valid frames of every
 // kind and a collection of broken ones.
 func fuzzSeeds() [][]byte {
-	k := rfcKey
-	fr := func(fin bool, op opcode, p string) []byte { return buildFrame(fin, op, []byte(p), true, k) }
-	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	k, fr := rfcKey, clientFrame
 	rawHeader := func(h header) []byte {
 		var b [maxHeaderSize]byte
 		return b[:putHeader(b[:], h)]
 	}
 	closeFr := func(code StatusCode, reason string) []byte {
-		return buildFrame(true, opClose, closePayload(code, reason), true, k)
+		return fr(true, opClose, string(closePayload(code, reason)))
 	}
 	seeds := [][]byte{
 		{},
@@ -871,8 +863,7 @@ func FuzzReadFrames(f *testing.F) {
 // the harness itself is known to work: valid streams give their messages,
 // broken ones an error of the expected kind.
 func TestFuzzSeedsBehave(t *testing.T) {
-	k := rfcKey
-	fr := func(fin bool, op opcode, p string) []byte { return buildFrame(fin, op, []byte(p), true, k) }
+	k, fr := rfcKey, clientFrame
 	tests := []struct {
 		name   string
 		stream []byte

@@ -26,14 +26,10 @@ func TestServeSplitRequest(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(testTimeout))
-	conn.(*net.TCPConn).SetNoDelay(true)
-	c := &rawClient{t: t, conn: conn, key: [4]byte{1, 2, 3, 4}}
+	c := &rawClient{t: t, conn: conn}
 	stream := []byte(handshakeRequest(addr, "Origin: http://"+addr+"\r\n"))
-	stream = append(stream, c.frame(true, opText, []byte("first"))...)
-	for i := range stream {
-		c.send(stream[i : i+1])
-	}
-	c, resp := rawClientFrom(t, conn, c.key)
+	c.sendChunked(append(stream, clientFrame(true, opText, "first")...), 1)
+	c, resp := rawClientFrom(t, conn)
 	hsCheckSwitched(t, resp)
 	c.expectFrame(opText, "first")
 }

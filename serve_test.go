@@ -33,13 +33,13 @@ func TestShutdown(t *testing.T) {
 		c.expectCloseFrameReason(StatusGoingAway, "server shutting down")
 		c.answerClose()
 	}
-	if err := awaitValue(t, shutdown); err != nil {
+	if err := await(t, shutdown, "Shutdown to return"); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	if len(handlerDone) != 2 {
 		t.Errorf("Shutdown returned with %d of 2 handlers finished", len(handlerDone))
 	}
-	if err := awaitValue(t, served); !errors.Is(err, http.ErrServerClosed) {
+	if err := await(t, served, "Serve to return"); !errors.Is(err, http.ErrServerClosed) {
 		t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
 	}
 	if conn, err := net.Dial("tcp", addr); err == nil {
@@ -53,7 +53,7 @@ func TestShutdown(t *testing.T) {
 func TestShutdownLateConnection(t *testing.T) {
 	ran := make(chan struct{}, 1)
 	s := &Server{Handler: func(c *Conn) { ran <- struct{}{} }}
-	addr := hsServe(t, s)
+	addr := serveWS(t, s, false).Listener.Addr().String()
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestShutdownContext(t *testing.T) {
 	go func() { shutdown <- s.Shutdown(ctx) }()
 	c.expectCloseFrameReason(StatusGoingAway, "server shutting down")
 	cancel() // instead of answering
-	if err := awaitValue(t, shutdown); !errors.Is(err, context.Canceled) {
+	if err := await(t, shutdown, "Shutdown to return"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Shutdown returned %v, want context.Canceled", err)
 	}
 	c.expectEOF()

@@ -25,7 +25,7 @@ import (
 // the buffer go out directly, the first fragment carries the message type,
 // the others are continuations, and Close sends the final one.
 func TestNextWriter(t *testing.T) {
-	data := patternPayload(5000, true)
+	data := testPayload(TextMessage, 5000, 0)
 	errs := make(chan error, 8)
 	addr, done := serveConn(t, Options{WriteBufferSize: 256}, func(c *Conn) {
 		w, err := c.NextWriter(TextMessage)
@@ -83,11 +83,11 @@ func TestNextWriter(t *testing.T) {
 	c.expectFrame(opBinary, "short")
 	c.expectFrame(opText, "")
 	c.expectFrame(opBinary, "after")
-	if err := awaitValue(t, errs); err != nil {
+	if err := await(t, errs, "the handler's errors"); err != nil {
 		t.Error(err)
 	}
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestClientNextWriter streams a message from the client in many Writes of
@@ -95,7 +95,7 @@ func TestNextWriter(t *testing.T) {
 // whole, and a message after it must follow intact.
 func TestClientNextWriter(t *testing.T) {
 	msgs := make(chan []byte, 2)
-	addr, done := startServer(t, &Server{Handler: func(c *Conn) {
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
 		for {
 			_, msg, err := c.ReadMessage()
 			if err != nil {
@@ -103,7 +103,7 @@ func TestClientNextWriter(t *testing.T) {
 			}
 			msgs <- msg
 		}
-	}})
+	})
 	var cc *countingConn
 	opts := &DialOptions{
 		Options: Options{WriteBufferSize: 256},
@@ -145,12 +145,12 @@ func TestClientNextWriter(t *testing.T) {
 	if err := c.WriteMessage(BinaryMessage, []byte("after")); err != nil {
 		t.Fatalf("WriteMessage after the stream: %v", err)
 	}
-	checkSame(t, "streamed message", recv(t, msgs, "the streamed message"), want)
-	checkSame(t, "following message", recv(t, msgs, "the following message"), []byte("after"))
+	checkSame(t, "streamed message", await(t, msgs, "the streamed message"), want)
+	checkSame(t, "following message", await(t, msgs, "the following message"), []byte("after"))
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // countingConn is a net.Conn that counts the Write calls made on it.
@@ -213,7 +213,7 @@ func TestClientNextWriterFrames(t *testing.T) {
 			break
 		}
 	}
-	if err := recv(t, sent, "the writer"); err != nil {
+	if err := await(t, sent, "the writer"); err != nil {
 		t.Fatalf("writing the stream: %v", err)
 	}
 	checkSame(t, "streamed message", got, want)
@@ -232,8 +232,8 @@ func TestNextWriterHoldsOtherMessages(t *testing.T) {
 			return
 		}
 		// 256 bytes go out as the first fragment, 44 stay buffered.
-		w.Write(patternPayload(100, true))
-		w.Write(patternPayload(200, true))
+		w.Write(testPayload(TextMessage, 100, 0))
+		w.Write(testPayload(TextMessage, 200, 0))
 		started := make(chan struct{})
 		written := make(chan error, 1)
 		go func() {
@@ -253,7 +253,7 @@ func TestNextWriterHoldsOtherMessages(t *testing.T) {
 			errs <- fmt.Errorf("WriteMessage returned (%v) while a NextWriter message was open", err)
 		default:
 		}
-		w.Write(patternPayload(100, true))
+		w.Write(testPayload(TextMessage, 100, 0))
 		if err := w.Close(); err != nil {
 			errs <- err
 		}
@@ -275,11 +275,11 @@ func TestNextWriterHoldsOtherMessages(t *testing.T) {
 		t.Fatalf("second frame op=%d fin=%v of %d bytes; want the final 144-byte continuation", h.opcode, h.fin, len(p))
 	}
 	c.expectFrame(opBinary, "other")
-	if err := awaitValue(t, errs); err != nil {
+	if err := await(t, errs, "the handler's errors"); err != nil {
 		t.Error(err)
 	}
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestPongBetweenFragments checks that the server's reader answers a ping
@@ -294,13 +294,13 @@ func TestPongBetweenFragments(t *testing.T) {
 			readErr <- err
 		}()
 		w, _ := c.NextWriter(BinaryMessage)
-		w.Write(patternPayload(100, false))
-		w.Write(patternPayload(200, false)) // sends 256 bytes, buffers 44
+		w.Write(testPayload(BinaryMessage, 100, 0))
+		w.Write(testPayload(BinaryMessage, 200, 0)) // sends 256 bytes, buffers 44
 		select {
 		case <-pongSeen:
 		case <-time.After(testTimeout):
 		}
-		w.Write(patternPayload(10, false))
+		w.Write(testPayload(BinaryMessage, 10, 0))
 		w.Close()
 		<-readErr
 	})
@@ -317,7 +317,7 @@ func TestPongBetweenFragments(t *testing.T) {
 		t.Fatalf("frame op=%d fin=%v of %d bytes, want the final fragment", h.opcode, h.fin, len(p))
 	}
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestConcurrentWriters has many goroutines call WriteMessage at once, with
@@ -393,11 +393,11 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Fatalf("unexpected frame op=%d", h.opcode)
 		}
 	}
-	if err := awaitValue(t, pinged); err != nil {
+	if err := await(t, pinged, "the pings to be sent"); err != nil {
 		t.Fatal(err)
 	}
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 	select {
 	case err := <-werrs:
 		t.Errorf("WriteMessage: %v", err)
@@ -424,7 +424,7 @@ func TestClientConcurrentWriters(t *testing.T) {
 	const writers, perWriter = 8, 150
 	type summary struct{ count, bad int }
 	result := make(chan summary, 1)
-	addr, done := startServer(t, &Server{Handler: func(c *Conn) {
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
 		var s summary
 		last := make(map[int]int)
 		for s.count < writers*perWriter {
@@ -452,7 +452,7 @@ func TestClientConcurrentWriters(t *testing.T) {
 		}
 		result <- s
 		c.ReadMessage() // until the client closes
-	}})
+	})
 	c := mustDial(t, wsURL(addr), nil)
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -466,14 +466,14 @@ func TestClientConcurrentWriters(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	s := recv(t, result, "the server's count")
+	s := await(t, result, "the server's count")
 	if s.count != writers*perWriter || s.bad != 0 {
 		t.Errorf("server got %d messages, %d bad; want %d, none bad", s.count, s.bad, writers*perWriter)
 	}
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestClientMasksFrames reads client frames off the wire: every frame is
@@ -531,9 +531,9 @@ func TestClientMasksFrames(t *testing.T) {
 		t.Errorf("all %d frames used the masking key %x", frames, keys)
 	}
 	// Answer the close and end the connection so that Close returns.
-	rc.send(buildFrame(true, opClose, closePayload(StatusNormalClosure, ""), false, [4]byte{}))
+	rc.sendFrame(true, opClose, closePayload(StatusNormalClosure, ""))
 	fc.conn.Close()
-	if err := recv(t, sent, "the client's writes"); err != nil {
+	if err := await(t, sent, "the client's writes"); err != nil {
 		t.Errorf("client: %v", err)
 	}
 }
@@ -541,7 +541,7 @@ func TestClientMasksFrames(t *testing.T) {
 // TestClientPing sends pings from the client; our server answers each with a
 // pong that the client's OnPong hook sees during a read.
 func TestClientPing(t *testing.T) {
-	addr, done := startServer(t, &Server{Handler: echoHandler})
+	addr, done := serveConn(t, Options{}, echoHandler)
 	pongs := make(chan string, 1)
 	c := mustDial(t, wsURL(addr), &DialOptions{Options: Options{OnPong: func(_ *Conn, p []byte) { pongs <- string(p) }}})
 	readErr := readInBackground(c)
@@ -549,7 +549,7 @@ func TestClientPing(t *testing.T) {
 		if err := c.Ping([]byte(payload)); err != nil {
 			t.Fatalf("Ping(%.20q): %v", payload, err)
 		}
-		if got := recv(t, pongs, "the pong"); got != payload {
+		if got := await(t, pongs, "the pong"); got != payload {
 			t.Errorf("OnPong got %.20q, want %.20q", got, payload)
 		}
 	}
@@ -559,8 +559,8 @@ func TestClientPing(t *testing.T) {
 	if err := c.Close(StatusNormalClosure, ""); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	closeErrorOf(t, recv(t, readErr, "the reader to end"))
-	waitDone(t, done)
+	closeErrorOf(t, await(t, readErr, "the reader to end"))
+	await(t, done, "the handler to return")
 }
 
 // TestPingFloodCoalesced checks that a flood of pings sent faster than the
@@ -600,7 +600,7 @@ func TestPingFloodCoalesced(t *testing.T) {
 	}
 	t.Logf("%d pongs for %d pings", pongs, pings)
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // BenchmarkPingFlood measures the server's cost of a ping in a flood.
