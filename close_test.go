@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -143,16 +142,8 @@ func TestReadAfterEmptyClose(t *testing.T) {
 // server's status code, then leaves the TCP connection for the server to
 // close (RFC 6455 section 7.1.1), and only then does its read return.
 func TestClientAnswersClose(t *testing.T) {
-	addr, conns := fakeServer(t)
-	res := dialAsync(context.Background(), wsURL(addr), &DialOptions{Options: Options{CloseTimeout: testTimeout}})
-	fc := nextFake(t, conns)
-	fc.accept(t)
-	c := awaitDial(t, res).mustConn(t)
-	readErr := make(chan error, 1)
-	go func() {
-		_, _, err := c.ReadMessage()
-		readErr <- err
-	}()
+	c, fc := dialFake(t, &DialOptions{Options: Options{CloseTimeout: testTimeout}})
+	readErr := readInBackground(c)
 	rc := fc.raw(t)
 	rc.sendFrame(true, opClose, closePayload(StatusServiceRestart, "restarting"))
 	rc.expectCloseFrame(StatusServiceRestart)
@@ -384,11 +375,7 @@ func TestClientCloseIsPrompt(t *testing.T) {
 // after the close frames have crossed, the client leaves the TCP connection
 // open until the server closes it, and only then does Close return.
 func TestClientCloseWaitsForServer(t *testing.T) {
-	addr, conns := fakeServer(t)
-	res := dialAsync(context.Background(), wsURL(addr), &DialOptions{Options: Options{CloseTimeout: testTimeout}})
-	fc := nextFake(t, conns)
-	fc.accept(t)
-	c := awaitDial(t, res).mustConn(t)
+	c, fc := dialFake(t, &DialOptions{Options: Options{CloseTimeout: testTimeout}})
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close(4001, "done") }()
 

@@ -361,8 +361,9 @@ func TestSubprotocols(t *testing.T) {
 	}
 }
 
-// TestExtensionsDeclined checks that requested extensions are not accepted:
-// the server implements none, so frames with RSV bits stay errors.
+// TestExtensionsDeclined checks that a Server without Options.Compression
+// accepts none of the extensions a client asks for, and still talks plain
+// frames.
 func TestExtensionsDeclined(t *testing.T) {
 	addr, _ := serveConn(t, Options{}, echoHandler)
 	c, resp := dialRaw(t, addr, hsRequest(addr, hsGet, nil,
@@ -435,7 +436,8 @@ func TestUpgradeCannotHijack(t *testing.T) {
 
 // TestEarlyFrames sends frames in the same TCP write as the handshake
 // request: the HTTP server reads them into its buffer with the request, and
-// they must reach the WebSocket.
+// the server must lose none of them, whole or fragmented, nor one longer
+// than its buffers.
 func TestEarlyFrames(t *testing.T) {
 	addr, done := serveConn(t, Options{}, echoHandler)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1000) // longer than the server's buffers
@@ -455,23 +457,6 @@ func TestEarlyFrames(t *testing.T) {
 	c.sendFrame(true, opClose, closePayload(StatusNormalClosure, ""))
 	c.expectFrame(opClose, string(closePayload(StatusNormalClosure, "")))
 	c.expectEOF()
-	await(t, done, "the handler to return")
-}
-
-// TestFirstFrameInHandshakeWrite sends the client's first frames in the same
-// TCP write as the handshake request; the server must not lose them.
-func TestFirstFrameInHandshakeWrite(t *testing.T) {
-	addr, done := serveConn(t, Options{}, echoHandler)
-	frames := cat(clientFrame(true, opText, "first"), clientFrame(true, opPing, "p"),
-		clientFrame(false, opBinary, "sec"), clientFrame(true, opContinuation, "ond"))
-	c, resp := dialRaw(t, addr, handshakeRequest(addr, "")+string(frames))
-	if resp.StatusCode != 101 {
-		t.Fatalf("handshake: %s", resp.Status)
-	}
-	c.expectFrame(opText, "first")
-	c.expectFrame(opPong, "p")
-	c.expectFrame(opBinary, "second")
-	c.closeHandshake()
 	await(t, done, "the handler to return")
 }
 

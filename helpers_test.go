@@ -643,6 +643,18 @@ func fakeServer(t testing.TB) (addr string, conns <-chan *fakeConn) {
 	return ln.Addr().String(), ch
 }
 
+// dialFake dials a fakeServer with opts and completes the opening
+// handshake; it returns the client's Conn, as awaitDial leaves it, and the
+// server's end of the connection.
+func dialFake(t testing.TB, opts *DialOptions) (*Conn, *fakeConn) {
+	t.Helper()
+	addr, conns := fakeServer(t)
+	res := dialAsync(context.Background(), wsURL(addr), opts)
+	fc := nextFake(t, conns)
+	fc.accept(t)
+	return awaitDial(t, res).mustConn(t), fc
+}
+
 // nextFake returns the next connection of a fakeServer.
 func nextFake(t testing.TB, conns <-chan *fakeConn) *fakeConn {
 	t.Helper()

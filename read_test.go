@@ -2,7 +2,6 @@ package websocket
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -244,16 +243,8 @@ func TestFrameErrors(t *testing.T) {
 // a server must never do: the client's read fails and the client closes with
 // 1002.
 func TestClientRejectsMaskedFrame(t *testing.T) {
-	addr, conns := fakeServer(t)
-	res := dialAsync(context.Background(), wsURL(addr), nil)
-	fc := nextFake(t, conns)
-	fc.accept(t)
-	c := awaitDial(t, res).mustConn(t)
-	readErr := make(chan error, 1)
-	go func() {
-		_, _, err := c.ReadMessage()
-		readErr <- err
-	}()
+	c, fc := dialFake(t, nil)
+	readErr := readInBackground(c)
 	rc := fc.raw(t)
 	rc.send(buildFrame(true, opText, []byte("hidden"), true, [4]byte{1, 2, 3, 4}))
 	rc.expectCloseFrame(StatusProtocolError)
@@ -503,6 +494,23 @@ type readResult struct {
 	err  error
 }
 
+// readPieces reads r to its end in reads of at most size bytes and returns
+// what it read, with nil at io.EOF or the error that stopped it.
+func readPieces(r io.Reader, size int) ([]byte, error) {
+	var got []byte
+	buf := make([]byte, size)
+	for {
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+	}
+}
+
 // TestNextReader reads a fragmented message with control frames inside it
 // through NextReader in small pieces, then an empty message.
 func TestNextReader(t *testing.T) {
@@ -514,21 +522,13 @@ func TestNextReader(t *testing.T) {
 				results <- readResult{err: err}
 				return
 			}
-			var got []byte
-			buf := make([]byte, 3)
-			for {
-				n, err := r.Read(buf)
-				got = append(got, buf[:n]...)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					results <- readResult{typ, string(got), err}
-					return
-				}
+			got, err := readPieces(r, 3)
+			if err != nil {
+				results <- readResult{typ, string(got), err}
+				return
 			}
 			// io.EOF again at the end.
-			_, err = r.Read(buf)
+			_, err = r.Read(make([]byte, 3))
 			results <- readResult{typ, string(got), err}
 		}
 		c.ReadMessage() // until the client's close
@@ -650,17 +650,9 @@ func TestClientNextReader(t *testing.T) {
 	if typ != TextMessage {
 		t.Errorf("message type %v, want text", typ)
 	}
-	var got []byte
-	piece := make([]byte, 37)
-	for {
-		n, err := r.Read(piece)
-		got = append(got, piece[:n]...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading the message after %d bytes: %v", len(got), err)
-		}
+	got, err := readPieces(r, 37)
+	if err != nil {
+		t.Fatalf("reading the message after %d bytes: %v", len(got), err)
 	}
 	checkSame(t, "streamed message", got, want)
 	if err := c.Close(StatusNormalClosure, ""); err != nil {

@@ -169,11 +169,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // it must be a text frame without FIN, continuation frames, and a final
 // frame, each masked, that together hold the payload.
 func TestClientNextWriterFrames(t *testing.T) {
-	addr, conns := fakeServer(t)
-	res := dialAsync(context.Background(), wsURL(addr), &DialOptions{Options: Options{WriteBufferSize: 256}})
-	fc := nextFake(t, conns)
-	fc.accept(t)
-	c := awaitDial(t, res).mustConn(t)
+	c, fc := dialFake(t, &DialOptions{Options: Options{WriteBufferSize: 256}})
 
 	want := testPayload(TextMessage, 3000, 3)
 	sent := make(chan error, 1)
@@ -480,11 +476,7 @@ func TestClientConcurrentWriters(t *testing.T) {
 // masked, unmasking gives what was sent, and the keys vary between frames.
 func TestClientMasksFrames(t *testing.T) {
 	const frames = 50
-	addr, conns := fakeServer(t)
-	res := dialAsync(context.Background(), wsURL(addr), nil)
-	fc := nextFake(t, conns)
-	fc.accept(t)
-	c := awaitDial(t, res).mustConn(t)
+	c, fc := dialFake(t, nil)
 
 	// Data frames of assorted sizes (some above the write buffer, which
 	// take another path), pings, and finally a close frame.
