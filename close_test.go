@@ -7,14 +7,16 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
 // This file tests the closing handshake (RFC 6455 section 7, Autobahn
-// section 7): close frames from the client, Conn.Close on the server, and
-// the close that follows the end of a Handler.
+// section 7) on the server's side and the client's: close frames from the
+// peer, Conn.Close and CloseNow, the close that follows the end of a
+// Handler, and closes bounded by CloseTimeout.
 
 // codePayload returns a close frame payload of code, whatever its value,
 // and reason. (closePayload leaves out StatusNoStatusReceived.)
@@ -73,7 +75,7 @@ func TestClosePayloads(t *testing.T) {
 // the middle of a fragmented message ends it unanswered.
 func TestDataAfterClose(t *testing.T) {
 	closing := clientFrame(true, opClose, string(closePayload(StatusNormalClosure, "")))
-	big := string(patternPayload(256<<10, true))
+	big := string(testPayload(TextMessage, 256<<10, 0))
 	runWireCases(t, Options{}, []wireCase{
 		{name: "7.1.1 message then close", send: cat(clientFrame(true, opText, "Hello World!"), closing),
 			want: []wantFrame{echoOf(opText, "Hello World!")}, close: StatusNormalClosure, final: true},
@@ -106,16 +108,16 @@ func TestReadAfterPeerClose(t *testing.T) {
 	c.expectCloseFrame(4001)
 	c.expectEOF()
 	for i := range 3 {
-		err := awaitValue(t, errs)
+		err := await(t, errs, "the handler's errors")
 		var ce *CloseError
 		if !errors.As(err, &ce) || ce.Code != 4001 || ce.Reason != "bye now" {
 			t.Errorf("read %d after the peer's close: %v, want a *CloseError with 4001 and \"bye now\"", i, err)
 		}
 	}
-	if err := awaitValue(t, errs); !errors.Is(err, ErrClosed) {
+	if err := await(t, errs, "the handler's errors"); !errors.Is(err, ErrClosed) {
 		t.Errorf("write after the peer's close: %v, want ErrClosed", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestReadAfterEmptyClose checks the CloseError of an empty close frame.
@@ -130,10 +132,35 @@ func TestReadAfterEmptyClose(t *testing.T) {
 	c.expectCloseFrame(StatusNoStatusReceived)
 	c.expectEOF()
 	var ce *CloseError
-	if err := awaitValue(t, errs); !errors.As(err, &ce) || ce.Code != StatusNoStatusReceived || ce.Reason != "" {
+	if err := await(t, errs, "the handler's errors"); !errors.As(err, &ce) || ce.Code != StatusNoStatusReceived || ce.Reason != "" {
 		t.Errorf("read after an empty close: %v, want a *CloseError with 1005", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
+}
+
+// TestClientAnswersClose has a fake server close: the client echoes the
+// server's status code, then leaves the TCP connection for the server to
+// close (RFC 6455 section 7.1.1), and only then does its read return.
+func TestClientAnswersClose(t *testing.T) {
+	c, fc := dialFake(t, &DialOptions{Options: Options{CloseTimeout: testTimeout}})
+	readErr := readInBackground(c)
+	rc := fc.raw(t)
+	rc.sendFrame(true, opClose, closePayload(StatusServiceRestart, "restarting"))
+	rc.expectCloseFrame(StatusServiceRestart)
+	fc.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if b, err := fc.br.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("after the close handshake the server read byte %#x, %v; want nothing until it closes", b, err)
+	}
+	select {
+	case err := <-readErr:
+		t.Fatalf("read returned (%v) before the server closed the connection", err)
+	default:
+	}
+	fc.conn.Close()
+	ce := closeErrorOf(t, await(t, readErr, "the client's read"))
+	if ce.Code != StatusServiceRestart || ce.Reason != "restarting" {
+		t.Errorf("client read returned close %v %q, want 1012 \"restarting\"", ce.Code, ce.Reason)
+	}
 }
 
 // closeResult is what a handler reports about a call of Close.
@@ -163,8 +190,8 @@ func handlerClose(t *testing.T, code StatusCode, before func(*Conn), peer func(*
 		results <- timedClose(c, code, "")
 	})
 	peer(connect(t, addr))
-	r := awaitValue(t, results)
-	waitDone(t, done)
+	r := await(t, results, "the handler's result")
+	await(t, done, "the handler to return")
 	return r
 }
 
@@ -190,23 +217,101 @@ func TestServerClose(t *testing.T) {
 	answered := time.Now()
 	c.sendFrame(true, opClose, closePayload(StatusGoingAway, ""))
 	c.expectEOF()
-	r := awaitValue(t, results)
+	r := await(t, results, "the handler's result")
 	if r.err != nil {
 		t.Errorf("Close: %v", r.err)
 	}
 	if r.at.Before(answered) {
 		t.Errorf("Close returned %v before the client answered; it must wait for the peer's close frame", answered.Sub(r.at))
 	}
-	if err := awaitValue(t, after); !errors.Is(err, ErrClosed) {
+	if err := await(t, after, "the handler's next result"); !errors.Is(err, ErrClosed) {
 		t.Errorf("WriteMessage after Close: %v, want ErrClosed", err)
 	}
-	if err := awaitValue(t, after); err == nil {
+	if err := await(t, after, "the handler's next result"); err == nil {
 		t.Error("ReadMessage after Close succeeded")
 	}
-	if err := awaitValue(t, after); !errors.Is(err, ErrClosed) {
+	if err := await(t, after, "the handler's next result"); !errors.Is(err, ErrClosed) {
 		t.Errorf("second Close: %v, want ErrClosed", err)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
+}
+
+// TestClientClose closes from the client with assorted codes and reasons:
+// the server's read reports them, the client's Close returns nil, and the
+// client cannot write or close again.
+func TestClientClose(t *testing.T) {
+	cases := []struct {
+		code   StatusCode
+		reason string
+	}{
+		{4000, "bye"},
+		{StatusNormalClosure, ""},
+		{StatusGoingAway, "ünïcödé 🚪"},
+		{3000, strings.Repeat("r", maxCloseReason)},
+		{StatusNoStatusReceived, ""},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(int(tc.code)), func(t *testing.T) {
+			srvErr := make(chan error, 1)
+			addr, done := serveConn(t, Options{}, func(c *Conn) {
+				_, _, err := c.ReadMessage()
+				srvErr <- err
+				if err := c.WriteMessage(TextMessage, []byte("late")); err != ErrClosed {
+					t.Errorf("server write after the close handshake: %v, want ErrClosed", err)
+				}
+			})
+			c := mustDial(t, wsURL(addr), nil)
+			if err := c.Close(tc.code, tc.reason); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			ce := closeErrorOf(t, await(t, srvErr, "the server's read"))
+			if ce.Code != tc.code || ce.Reason != tc.reason {
+				t.Errorf("server saw close %v %.20q, want %v %.20q", ce.Code, ce.Reason, tc.code, tc.reason)
+			}
+			if err := c.WriteMessage(TextMessage, []byte("x")); err != ErrClosed {
+				t.Errorf("WriteMessage after Close: %v, want ErrClosed", err)
+			}
+			if err := c.Ping(nil); err != ErrClosed {
+				t.Errorf("Ping after Close: %v, want ErrClosed", err)
+			}
+			if err := c.Close(StatusNormalClosure, ""); err != ErrClosed {
+				t.Errorf("second Close: %v, want ErrClosed", err)
+			}
+			if _, _, err := c.ReadMessage(); err == nil {
+				t.Error("ReadMessage after Close succeeded")
+			}
+			await(t, done, "the handler to return")
+		})
+	}
+}
+
+// TestClientServerCloses closes from the server: the client's read returns
+// the server's code and reason, the server's Close gets its answer, and the
+// client can neither write nor close afterwards.
+func TestClientServerCloses(t *testing.T) {
+	srvClose := make(chan error, 1)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		srvClose <- c.Close(StatusGoingAway, "shutdown")
+	})
+	c := mustDial(t, wsURL(addr), nil)
+	_, _, err := c.ReadMessage()
+	ce := closeErrorOf(t, err)
+	if ce.Code != StatusGoingAway || ce.Reason != "shutdown" {
+		t.Errorf("client saw close %v %q, want 1001 \"shutdown\"", ce.Code, ce.Reason)
+	}
+	if err := await(t, srvClose, "the server's Close"); err != nil {
+		t.Errorf("server's Close: %v", err)
+	}
+	if _, _, err2 := c.ReadMessage(); err2 != err {
+		t.Errorf("second read: %v; want the same error again", err2)
+	}
+	if err := c.WriteMessage(BinaryMessage, []byte("x")); err != ErrClosed {
+		t.Errorf("WriteMessage after the server's close: %v, want ErrClosed", err)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != ErrClosed {
+		t.Errorf("Close after the server's close: %v, want ErrClosed", err)
+	}
+	await(t, done, "the handler to return")
 }
 
 // TestServerCloseEmpty checks that Close with StatusNoStatusReceived sends
@@ -221,11 +326,6 @@ func TestServerCloseEmpty(t *testing.T) {
 	}
 }
 
-// closeBound is the longest a close bounded by a short CloseTimeout may take
-// in these tests: well under DefaultCloseTimeout, to show that the
-// configured timeout applied, yet loose enough for a loaded machine.
-const closeBound = DefaultCloseTimeout - time.Second
-
 // TestServerCloseTimeout checks that Close gives up after CloseTimeout when
 // the peer never answers (here it sends a data frame, which must not be
 // echoed, and then nothing), returns an error and closes TCP.
@@ -239,14 +339,64 @@ func TestServerCloseTimeout(t *testing.T) {
 	c.expectCloseFrame(StatusNormalClosure)
 	c.sendFrame(true, opText, []byte("not a close frame"))
 	c.expectEOF()
-	r := awaitValue(t, results)
+	r := await(t, results, "the handler's result")
 	if r.err == nil {
 		t.Error("Close returned nil although the peer never answered")
 	}
 	if r.elapsed < timeout || r.elapsed > closeBound {
 		t.Errorf("Close took %v, want about the close timeout of %v", r.elapsed, timeout)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
+}
+
+// TestClientCloseIsPrompt checks that against our server the client's Close
+// completes as soon as the handshake does, well within CloseTimeout, and
+// that the server's handler saw the close and returned.
+func TestClientCloseIsPrompt(t *testing.T) {
+	const closeTimeout = 5 * time.Second
+	srvErr := make(chan error, 1)
+	addr, done := serveConn(t, Options{}, func(c *Conn) {
+		_, _, err := c.ReadMessage()
+		srvErr <- err
+	})
+	c := mustDial(t, wsURL(addr), &DialOptions{Options: Options{CloseTimeout: closeTimeout}})
+	start := time.Now()
+	if err := c.Close(StatusNormalClosure, "done"); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if d := time.Since(start); d > closeTimeout/5 {
+		t.Errorf("Close took %v; CloseTimeout is %v", d, closeTimeout)
+	}
+	closeErrorOf(t, await(t, srvErr, "the server's read"))
+	await(t, done, "the handler to return")
+}
+
+// TestClientCloseWaitsForServer checks RFC 6455 section 7.1.1 on the wire:
+// after the close frames have crossed, the client leaves the TCP connection
+// open until the server closes it, and only then does Close return.
+func TestClientCloseWaitsForServer(t *testing.T) {
+	c, fc := dialFake(t, &DialOptions{Options: Options{CloseTimeout: testTimeout}})
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(4001, "done") }()
+
+	rc := fc.raw(t)
+	rc.expectCloseFrameReason(4001, "done")
+	rc.sendFrame(true, opClose, closePayload(4001, ""))
+	// The client must not close its end now: a read on ours stays blocked
+	// rather than seeing the end of the stream.
+	fc.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if b, err := fc.br.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("after the close handshake the server read byte %#x, %v; want nothing until it closes", b, err)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) before the server closed the connection", err)
+	default:
+	}
+	fc.conn.Close()
+	if err := await(t, closed, "Close"); err != nil {
+		t.Errorf("Close: %v", err)
+	}
 }
 
 // TestFailWithSilentPeer checks that a connection failed for a protocol
@@ -262,7 +412,7 @@ func TestFailWithSilentPeer(t *testing.T) {
 	if d := time.Since(start); d < timeout/2 {
 		t.Errorf("server closed TCP after %v without waiting for the close frame", d)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestCloseRejectsArguments checks that Close refuses codes that must not be
@@ -296,14 +446,46 @@ func TestCloseRejectsArguments(t *testing.T) {
 	}
 	c.answerClose()
 	for range 2 {
-		if err := awaitValue(t, errs); err != nil {
+		if err := await(t, errs, "the handler's errors"); err != nil {
 			t.Error(err)
 		}
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 	for len(errs) > 0 {
 		t.Error(<-errs)
 	}
+}
+
+// TestClientCloseBadArguments checks that Close refuses codes that must not
+// be sent and reasons that do not fit, without closing the connection.
+func TestClientCloseBadArguments(t *testing.T) {
+	addr, done := serveConn(t, Options{}, echoHandler)
+	c := mustDial(t, wsURL(addr), nil)
+	for _, tc := range []struct {
+		code   StatusCode
+		reason string
+	}{
+		{StatusAbnormalClosure, ""},
+		{StatusTLSHandshakeFailure, ""},
+		{999, ""},
+		{5000, ""},
+		{StatusNormalClosure, strings.Repeat("r", maxCloseReason+1)},
+		{StatusNormalClosure, "\xff"},
+	} {
+		if err := c.Close(tc.code, tc.reason); err == nil || err == ErrClosed {
+			t.Errorf("Close(%d, %.20q) = %v; want an error saying what is wrong", tc.code, tc.reason, err)
+		}
+	}
+	if err := c.WriteMessage(TextMessage, []byte("still open")); err != nil {
+		t.Fatalf("WriteMessage after refused Closes: %v", err)
+	}
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "still open" {
+		t.Fatalf("echo after refused Closes: %q, %v", msg, err)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	await(t, done, "the handler to return")
 }
 
 // TestCloseWhileReading checks that Close works while another goroutine is
@@ -345,8 +527,8 @@ func TestCloseWhileReading(t *testing.T) {
 			} else {
 				c.expectEOF()
 			}
-			r := awaitValue(t, results)
-			readErr := awaitValue(t, readErrs)
+			r := await(t, results, "the handler's result")
+			readErr := await(t, readErrs, "the blocked reader")
 			var ce *CloseError
 			if answer {
 				if r.err != nil {
@@ -366,7 +548,7 @@ func TestCloseWhileReading(t *testing.T) {
 					t.Errorf("blocked reader got %v, want an error", readErr)
 				}
 			}
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -378,7 +560,7 @@ func TestHandlerReturnCloses(t *testing.T) {
 	c := connect(t, addr)
 	c.expectCloseFrame(StatusNormalClosure)
 	c.answerClose()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // logSink is an io.Writer for a log.Logger that hands each write to a
@@ -412,7 +594,7 @@ func TestHandlerPanicCloses(t *testing.T) {
 	c.expectFrame(opText, "about to fail")
 	c.expectCloseFrame(StatusInternalError)
 	c.answerClose()
-	line := awaitValue(t, logs)
+	line := await(t, logs, "the server log")
 	if !strings.Contains(line, "panic") || !strings.Contains(line, "handler exploded") {
 		t.Errorf("server log %q, want the panic", line)
 	}
@@ -436,7 +618,7 @@ func TestOnPongPanicReleasesRead(t *testing.T) {
 	c.expectCloseFrame(StatusInternalError)
 	c.answerClose()
 	c.expectEOF()
-	if line := awaitValue(t, logs); !strings.Contains(line, "pong hook exploded") {
+	if line := await(t, logs, "the server log"); !strings.Contains(line, "pong hook exploded") {
 		t.Errorf("server log %q, want the panic", line)
 	}
 }
@@ -463,6 +645,26 @@ func TestCloseWhenClosed(t *testing.T) {
 				t.Errorf("Close: %v, want ErrClosed", r.err)
 			}
 		})
+	}
+}
+
+// TestCloseNowDoesNotWait checks that CloseNow returns at once when a frame
+// is queued and the peer reads nothing, so the socket cannot take it.
+func TestCloseNowDoesNotWait(t *testing.T) {
+	_, nc := tcpPair(t)
+	fillSocket(t, nc)
+	c := newConn(nc, true, nil, &Options{}, negotiated{})
+	c.state.Or(stInputPending) // as if the peer's next frame were buffered
+	if err := c.WriteMessage(TextMessage, []byte("queued")); err != nil {
+		t.Fatal(err)
+	}
+	if c.outp == nil {
+		t.Fatal("the message was not queued")
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.CloseNow() }()
+	if err := await(t, done, "CloseNow"); err != nil {
+		t.Fatalf("CloseNow: %v", err)
 	}
 }
 
@@ -510,23 +712,7 @@ func TestPeerCloseWhileWriteBlocked(t *testing.T) {
 	if d := time.Since(start); d > timeout+2*time.Second {
 		t.Errorf("close handshake took %v, want about the close timeout of %v", d, timeout)
 	}
-	waitDone(t, done)
-}
-
-// readAll runs a reader on c in the background until a read fails, and
-// reports when the first message has been read.
-func readAll(c *Conn) <-chan struct{} {
-	first := make(chan struct{})
-	go func() {
-		c.ReadMessage()
-		close(first)
-		for {
-			if _, _, err := c.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-	return first
+	await(t, done, "the handler to return")
 }
 
 // TestCloseBoundedWhenPongExtendsDeadline checks that Close returns within
@@ -540,14 +726,15 @@ func TestCloseBoundedWhenPongExtendsDeadline(t *testing.T) {
 		OnPong:       func(c *Conn, _ []byte) { c.SetReadDeadline(time.Now().Add(time.Hour)) },
 	}
 	addr, done := serveConn(t, opts, func(c *Conn) {
-		<-readAll(c)
+		c.ReadMessage() // the client's first message
+		readInBackground(c)
 		results <- timedClose(c, StatusNormalClosure, "")
 	})
 	c := connect(t, addr)
 	c.sendFrame(true, opText, []byte("start"))
 	c.expectCloseFrame(StatusNormalClosure)
 	c.sendFrame(true, opPong, []byte("still here")) // but never a close frame
-	r := awaitValue(t, results)
+	r := await(t, results, "the handler's result")
 	if r.err == nil {
 		t.Error("Close returned nil although the peer never answered")
 	}
@@ -555,7 +742,7 @@ func TestCloseBoundedWhenPongExtendsDeadline(t *testing.T) {
 		t.Errorf("Close took %v with CloseTimeout %v", r.elapsed, timeout)
 	}
 	c.expectEOF()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestCloseWithOpenWriterAndWritingReader checks that Close is bounded when
@@ -575,24 +762,18 @@ func TestCloseWithOpenWriterAndWritingReader(t *testing.T) {
 	addr, done := serveConn(t, opts, func(c *Conn) {
 		w, _ := c.NextWriter(TextMessage)
 		w.Write([]byte("partial"))
-		go func() {
-			for {
-				if _, _, err := c.ReadMessage(); err != nil {
-					return
-				}
-			}
-		}()
+		readInBackground(c)
 		<-inHook
 		results <- timedClose(c, StatusInternalError, "")
 		w.Close()
 	})
 	c := connect(t, addr)
 	c.sendFrame(true, opPong, []byte("p"))
-	r := awaitValue(t, results)
+	r := await(t, results, "the handler's result")
 	if r.elapsed > closeBound {
 		t.Errorf("Close took %v with CloseTimeout %v", r.elapsed, timeout)
 	}
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestCloseReportsDroppedPeer checks that Close returns an error when the
@@ -605,36 +786,4 @@ func TestCloseReportsDroppedPeer(t *testing.T) {
 	if r.err == nil {
 		t.Error("Close returned nil although the peer never sent a close frame")
 	}
-}
-
-// TestReadBufferReleased checks the promise that a connection holds its read
-// buffer only while the buffer holds bytes: not after a read that emptied
-// it, and not after the connection has ended.
-func TestReadBufferReleased(t *testing.T) {
-	held := make(chan [2]bool, 1)
-	addr, done := serveConn(t, Options{}, func(c *Conn) {
-		var h [2]bool
-		c.ReadMessage()
-		c.readMu.Lock()
-		h[0] = c.rbufp != nil
-		c.readMu.Unlock()
-		c.WriteMessage(TextMessage, []byte("checked"))
-		c.ReadMessage() // the peer's close
-		c.readMu.Lock()
-		h[1] = c.rbufp != nil
-		c.readMu.Unlock()
-		held <- h
-	})
-	c := connect(t, addr)
-	c.sendFrame(true, opText, []byte("hello"))
-	c.expectFrame(opText, "checked") // nothing else is sent before the check
-	c.closeHandshake()
-	h := awaitValue(t, held)
-	if h[0] {
-		t.Error("the read buffer is held after a read that emptied it")
-	}
-	if h[1] {
-		t.Error("the read buffer is held after the connection ended")
-	}
-	waitDone(t, done)
 }

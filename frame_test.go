@@ -4,21 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
 
-// This file tests the wire format of frame.go (headers and masking) against
-// RFC 6455 section 5, and fuzzes the frame reader of conn.go with arbitrary
-// client streams.
-
-// rfcKey is the masking key used by the examples of RFC 6455 section 5.7.
-var rfcKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
+// This file tests the wire format of frame.go, headers and masking, against
+// RFC 6455 section 5.
 
 // rfcExample is one frame from RFC 6455 section 5.7: its bytes on the wire,
 // the header they encode and the unmasked payload.
@@ -393,91 +385,6 @@ func TestMaskPieces(t *testing.T) {
 	}
 }
 
-// TestReadLimitLengthOverflow sends a fragment and then a continuation frame
-// whose 64-bit length, added to the fragment's, overflows int64: the read
-// limit must still apply, rather than the reader accepting the frame and
-// reading without bound.
-func TestReadLimitLengthOverflow(t *testing.T) {
-	const limit = 1024
-	stream := buildFrame(false, opBinary, []byte("0123456789"), true, rfcKey)
-	var hdr [maxHeaderSize]byte
-	n := putHeader(hdr[:], header{fin: true, opcode: opContinuation, length: math.MaxInt64, masked: true, key: rfcKey})
-	stream = append(stream, hdr[:n]...)
-	stream = append(stream, make([]byte, 3*limit)...)
-
-	c, done := streamConn(stream, &Options{ReadLimit: limit, CloseTimeout: 50 * time.Millisecond})
-	defer done()
-	_, msg, err := c.ReadMessage()
-	if err == nil || !strings.Contains(err.Error(), "read limit") {
-		t.Errorf("ReadMessage error %v, want one about the read limit", err)
-	}
-	if len(msg) > limit {
-		t.Errorf("ReadMessage returned %d bytes, more than the read limit of %d", len(msg), limit)
-	}
-}
-
-// halfPipe is an in-memory connection made of two net.Pipes, one for each
-// direction, so that the peer can end its stream (like a TCP half-close)
-// while still reading what the Conn writes. A single net.Pipe cannot do
-// that: closing it to signal the end of the stream would also fail the
-// Conn's pongs and close frames. Loopback TCP can, but at fuzzing speed it
-// runs out of ports to connections left in TIME_WAIT.
-type halfPipe struct {
-	in, out net.Conn // the Conn reads from in and writes to out
-}
-
-func (p halfPipe) Read(b []byte) (int, error)  { return p.in.Read(b) }
-func (p halfPipe) Write(b []byte) (int, error) { return p.out.Write(b) }
-func (p halfPipe) LocalAddr() net.Addr         { return p.in.LocalAddr() }
-func (p halfPipe) RemoteAddr() net.Addr        { return p.in.RemoteAddr() }
-
-func (p halfPipe) Close() error {
-	p.out.Close()
-	return p.in.Close()
-}
-
-func (p halfPipe) SetDeadline(t time.Time) error {
-	p.out.SetDeadline(t)
-	return p.in.SetDeadline(t)
-}
-
-func (p halfPipe) SetReadDeadline(t time.Time) error  { return p.in.SetReadDeadline(t) }
-func (p halfPipe) SetWriteDeadline(t time.Time) error { return p.out.SetWriteDeadline(t) }
-
-// streamConn returns a server-side Conn whose peer writes stream and then
-// ends it, so that the Conn's reads end with EOF once they have taken every
-// byte, and discards everything the Conn writes. Every read and write of
-// the Conn is bounded by a deadline. The returned function closes the Conn's
-// side and waits for the peer's goroutines.
-func streamConn(stream []byte, opts *Options) (*Conn, func()) {
-	inSrv, inCli := net.Pipe()
-	outSrv, outCli := net.Pipe()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		inCli.Write(stream) // returns once the Conn has read it all, or closed
-		inCli.Close()
-	}()
-	go func() {
-		defer wg.Done()
-		io.Copy(io.Discard, outCli)
-		outCli.Close()
-	}()
-	srv := halfPipe{in: inSrv, out: outSrv}
-	srv.SetDeadline(time.Now().Add(testTimeout))
-	return newConn(srv, true, nil, opts, negotiated{}), func() {
-		srv.Close()
-		wg.Wait()
-	}
-}
-
-// fuzzReadLimit and fuzzCloseTimeout configure the Conn of FuzzReadFrames.
-const (
-	fuzzReadLimit    = 1 << 16
-	fuzzCloseTimeout = 50 * time.Millisecond
-)
-
 // FuzzParseHeader checks that parseHeader never panics, that an incomplete
 // header asks for more bytes, and that a header in the shortest form
 // re-encodes to the same bytes.
@@ -525,137 +432,6 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("input % x in the shortest form re-encodes to % x", b[:n], buf[:m])
 		}
 	})
-}
-
-// fuzzSeeds returns client streams for FuzzReadFrames: valid frames of every
-// kind and a collection of broken ones.
-func fuzzSeeds() [][]byte {
-	k := rfcKey
-	fr := func(fin bool, op opcode, p string) []byte { return buildFrame(fin, op, []byte(p), true, k) }
-	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-	rawHeader := func(h header) []byte {
-		var b [maxHeaderSize]byte
-		return b[:putHeader(b[:], h)]
-	}
-	closeFr := func(code StatusCode, reason string) []byte {
-		return buildFrame(true, opClose, closePayload(code, reason), true, k)
-	}
-	seeds := [][]byte{
-		{},
-		fr(true, opText, "Hello"),
-		fr(true, opBinary, "\x00\x01\x02"),
-		cat(fr(false, opText, "Hel"), fr(true, opContinuation, "lo")),
-		cat(fr(false, opText, "H"), fr(true, opPing, "p"), fr(false, opContinuation, "el"), fr(true, opPong, ""), fr(true, opContinuation, "lo")),
-		cat(fr(true, opPing, "Hello"), fr(true, opText, "x"), closeFr(StatusNormalClosure, "bye")),
-		cat(fr(true, opText, ""), fr(true, opBinary, ""), closeFr(StatusNoStatusReceived, "")),
-		buildFrame(true, opBinary, bytes.Repeat([]byte{0xAB}, 256), true, k),
-		buildFrame(true, opBinary, bytes.Repeat([]byte{0xCD}, 70000), true, k), // over the read limit
-		cat(fr(false, opBinary, "0123456789"), rawHeader(header{fin: true, opcode: opContinuation, length: math.MaxInt64, masked: true, key: k}), make([]byte, fuzzReadLimit+10)),
-		// Invalid.
-		{0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f},                            // unmasked
-		{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4},                   // 64-bit length top bit
-		{0x82, 0xff, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7}, // huge, short of data
-		fr(true, opcode(3), "x"),
-		fr(true, opcode(0xB), "x"),
-		cat(rawHeader(header{fin: true, rsv: 0x40, opcode: opText, length: 1, masked: true, key: k}), []byte{0}),
-		fr(true, opContinuation, "stray"),
-		cat(fr(false, opText, "a"), fr(true, opText, "b")),
-		fr(false, opPing, "frag"),
-		cat(rawHeader(header{fin: true, opcode: opPing, length: 126, masked: true, key: k}), make([]byte, 126)),
-		fr(true, opText, "bad \xff utf8"),
-		cat(fr(false, opText, "split \xe2\x82"), fr(true, opContinuation, "\xac ok")),
-		cat(fr(false, opText, "cut \xe2\x82"), fr(true, opContinuation, "")),
-		fr(true, opText, "\xed\xa0\x80"), // surrogate
-		closeFr(StatusCode(1005), ""),
-		closeFr(StatusCode(999), ""),
-		closeFr(StatusCode(2000), ""),
-		closeFr(StatusNormalClosure, "bad \xff"),
-		fr(true, opClose, "\x03"),
-		cat(fr(true, opText, "a"), []byte{0x81}),
-	}
-	return seeds
-}
-
-// FuzzReadFrames feeds arbitrary bytes to a server-side Conn as the client's
-// stream and reads messages until an error. It must not panic, hang or
-// return more than the read limit.
-func FuzzReadFrames(f *testing.F) {
-	for _, s := range fuzzSeeds() {
-		f.Add(s)
-	}
-	for _, ex := range rfcExamples() {
-		f.Add(ex.wire)
-	}
-	f.Fuzz(func(t *testing.T, stream []byte) {
-		start := time.Now()
-		c, done := streamConn(stream, &Options{ReadLimit: fuzzReadLimit, CloseTimeout: fuzzCloseTimeout})
-		defer done()
-		// Each message takes at least two bytes of the stream, so
-		// more reads than that means the reader is stuck in a loop.
-		for range len(stream)/2 + 2 {
-			typ, msg, err := c.ReadMessage()
-			if time.Since(start) > testTimeout/2 {
-				t.Fatalf("reading the stream took %v: %v", time.Since(start), err)
-			}
-			if len(msg) > fuzzReadLimit {
-				t.Fatalf("ReadMessage returned %d bytes, over the read limit", len(msg))
-			}
-			if err != nil {
-				// The stream ends with EOF; anything else but a
-				// WebSocket error (a timeout, say) is a failure.
-				if !strings.HasPrefix(err.Error(), "websocket: ") && err != io.ErrUnexpectedEOF {
-					t.Fatalf("unexpected error %v", err)
-				}
-				return
-			}
-			if typ != TextMessage && typ != BinaryMessage {
-				t.Fatalf("ReadMessage returned message type %v", typ)
-			}
-		}
-		t.Fatalf("ReadMessage returned more messages than the stream can hold")
-	})
-}
-
-// TestFuzzSeedsBehave checks the verdicts on a few FuzzReadFrames seeds, so
-// the harness itself is known to work: valid streams give their messages,
-// broken ones an error of the expected kind.
-func TestFuzzSeedsBehave(t *testing.T) {
-	k := rfcKey
-	fr := func(fin bool, op opcode, p string) []byte { return buildFrame(fin, op, []byte(p), true, k) }
-	tests := []struct {
-		name   string
-		stream []byte
-		msgs   []string
-		errHas string
-	}{
-		{"hello then EOF", fr(true, opText, "Hello"), []string{"Hello"}, "unexpected EOF"},
-		{"fragmented with ping", bytes.Join([][]byte{fr(false, opText, "Hel"), fr(true, opPing, "x"), fr(true, opContinuation, "lo"), buildFrame(true, opClose, closePayload(StatusNormalClosure, ""), true, k)}, nil), []string{"Hello"}, "peer closed: 1000"},
-		{"unmasked", []byte{0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}, nil, errUnmaskedClient.Error()},
-		{"reserved opcode", fr(true, opcode(3), "x"), nil, errReservedOpcode.Error()},
-		{"bad utf8", fr(true, opText, "\xff"), nil, errInvalidUTF8.Error()},
-		{"too big", buildFrame(true, opBinary, make([]byte, fuzzReadLimit+1), true, k), nil, "read limit"},
-		{"bad close code", buildFrame(true, opClose, closePayload(999, ""), true, k), nil, errCloseCodeInvalid.Error()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, done := streamConn(tt.stream, &Options{ReadLimit: fuzzReadLimit, CloseTimeout: fuzzCloseTimeout})
-			defer done()
-			var got []string
-			for {
-				_, msg, err := c.ReadMessage()
-				if err != nil {
-					if !strings.Contains(err.Error(), tt.errHas) {
-						t.Errorf("error %q, want one containing %q", err, tt.errHas)
-					}
-					break
-				}
-				got = append(got, string(msg))
-			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.msgs) {
-				t.Errorf("messages %q, want %q", got, tt.msgs)
-			}
-		})
-	}
 }
 
 func BenchmarkMask(b *testing.B) {

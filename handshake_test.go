@@ -14,9 +14,10 @@ import (
 	"time"
 )
 
-// This file tests the opening handshake of RFC 6455 section 4.2 end to end:
-// requests written by hand to a server on loopback TCP, and the responses
-// read back.
+// This file tests the server's opening handshake of RFC 6455 section 4.2 end
+// to end, through Upgrade behind net/http and through Serve: requests
+// written by hand to a server on loopback TCP, and the responses read back.
+// The client's handshake is tested in dial_test.go.
 
 func TestAcceptKey(t *testing.T) {
 	tests := []struct{ key, accept string }{
@@ -59,26 +60,6 @@ func hsRequest(addr, requestLine string, drop []string, extra ...string) string 
 
 // hsGet is the request line of a valid handshake.
 const hsGet = "GET / HTTP/1.1"
-
-// hsCheckSwitched fails the test unless resp is a valid 101 response to a
-// request with testKey.
-func hsCheckSwitched(t *testing.T, resp *http.Response) {
-	t.Helper()
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("status %s (%q), want 101", resp.Status, body)
-	}
-	want := map[string]string{
-		"Upgrade":              "websocket",
-		"Connection":           "Upgrade",
-		"Sec-WebSocket-Accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
-	}
-	for name, value := range want {
-		if got := resp.Header.Values(name); len(got) != 1 || !strings.EqualFold(got[0], value) {
-			t.Errorf("%s header %q, want %q", name, got, value)
-		}
-	}
-}
 
 // hsCase is a handshake request and the answer it must get.
 type hsCase struct {
@@ -193,16 +174,15 @@ func hsCheckRefusal(t *testing.T, tc hsCase, resp *http.Response, ours bool) str
 	return string(body)
 }
 
-// hsServe serves s on loopback for the duration of the test and returns its
-// address. Unlike startServer, it takes any number of connections.
-func hsServe(tb testing.TB, s *Server) string {
-	srv := httptest.NewServer(s)
-	tb.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
+func TestHandshakeRequests(t *testing.T) {
+	hsRunCases(t, serveWS(t, &Server{Handler: echoHandler}, false).Listener.Addr().String(), false)
 }
 
-func TestHandshakeRequests(t *testing.T) {
-	hsRunCases(t, hsServe(t, &Server{Handler: echoHandler}), false)
+// TestServeHandshakeRequests holds Serve's own parser to the same refusals
+// and acceptances as Upgrade behind net/http.
+func TestServeHandshakeRequests(t *testing.T) {
+	addr, _ := serveListener(t, &Server{Handler: echoHandler})
+	hsRunCases(t, addr, true)
 }
 
 // hsRunCases sends every request of hsRequestCases to the echo server at
@@ -249,18 +229,6 @@ func hsUpgradeServer(t *testing.T, opts *Options) (addr string, results <-chan e
 	return srv.Listener.Addr().String(), errc
 }
 
-// awaitUpgradeResult returns the next result of hsUpgradeServer.
-func awaitUpgradeResult(t *testing.T, results <-chan error) error {
-	t.Helper()
-	select {
-	case err := <-results:
-		return err
-	case <-time.After(testTimeout):
-		t.Fatal("the handler did not report")
-		return nil
-	}
-}
-
 func TestUpgradeErrors(t *testing.T) {
 	addr, results := hsUpgradeServer(t, nil)
 	for _, tc := range hsRequestCases {
@@ -270,7 +238,7 @@ func TestUpgradeErrors(t *testing.T) {
 				hsCheckRefusal(t, tc, resp, false) // and Upgrade never ran
 				return
 			}
-			err := awaitUpgradeResult(t, results)
+			err := await(t, results, "the Upgrade handler")
 			if tc.status == http.StatusSwitchingProtocols {
 				hsCheckSwitched(t, resp)
 				if err != nil {
@@ -332,7 +300,7 @@ func TestOrigin(t *testing.T) {
 				extra = append(extra, "Origin: "+strings.ReplaceAll(tt.origin, "<addr>", addr))
 			}
 			_, resp := dialRaw(t, addr, hsRequest(host, hsGet, nil, extra...))
-			err := awaitUpgradeResult(t, results)
+			err := await(t, results, "the Upgrade handler")
 			if tt.status == http.StatusSwitchingProtocols {
 				hsCheckSwitched(t, resp)
 				if err != nil {
@@ -367,11 +335,10 @@ func TestSubprotocols(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := make(chan string, 1)
-			s := &Server{Options: Options{Subprotocols: tt.server}, Handler: func(c *Conn) {
+			addr, _ := serveConn(t, Options{Subprotocols: tt.server}, func(c *Conn) {
 				got <- c.Subprotocol()
 				echoHandler(c)
-			}}
-			addr, _ := startServer(t, s)
+			})
 			var extra []string
 			for _, o := range tt.offer {
 				extra = append(extra, "Sec-WebSocket-Protocol: "+o)
@@ -385,13 +352,8 @@ func TestSubprotocols(t *testing.T) {
 			case tt.want != "" && (len(values) != 1 || values[0] != tt.want):
 				t.Errorf("response names subprotocol %q, want %q", values, tt.want)
 			}
-			select {
-			case p := <-got:
-				if p != tt.want {
-					t.Errorf("Conn.Subprotocol() = %q, want %q", p, tt.want)
-				}
-			case <-time.After(testTimeout):
-				t.Fatal("handler did not run")
+			if p := await(t, got, "the handler to run"); p != tt.want {
+				t.Errorf("Conn.Subprotocol() = %q, want %q", p, tt.want)
 			}
 			c.sendFrame(true, opText, []byte("x"))
 			c.expectFrame(opText, "x")
@@ -399,10 +361,11 @@ func TestSubprotocols(t *testing.T) {
 	}
 }
 
-// TestExtensionsDeclined checks that requested extensions are not accepted:
-// the server implements none, so frames with RSV bits stay errors.
+// TestExtensionsDeclined checks that a Server without Options.Compression
+// accepts none of the extensions a client asks for, and still talks plain
+// frames.
 func TestExtensionsDeclined(t *testing.T) {
-	addr, _ := startServer(t, &Server{Handler: echoHandler})
+	addr, _ := serveConn(t, Options{}, echoHandler)
 	c, resp := dialRaw(t, addr, hsRequest(addr, hsGet, nil,
 		"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
 		"Sec-WebSocket-Extensions: x-webkit-deflate-frame"))
@@ -442,7 +405,7 @@ func TestResponseHeaders(t *testing.T) {
 	c.sendFrame(true, opBinary, []byte{1, 2, 3})
 	c.expectFrame(opBinary, "\x01\x02\x03")
 	c.conn.Close()
-	if err := awaitUpgradeResult(t, errc); err != nil {
+	if err := await(t, errc, "the Upgrade handler"); err != nil {
 		t.Errorf("Upgrade: %v", err)
 	}
 }
@@ -473,17 +436,17 @@ func TestUpgradeCannotHijack(t *testing.T) {
 
 // TestEarlyFrames sends frames in the same TCP write as the handshake
 // request: the HTTP server reads them into its buffer with the request, and
-// they must reach the WebSocket.
+// the server must lose none of them, whole or fragmented, nor one longer
+// than its buffers.
 func TestEarlyFrames(t *testing.T) {
-	addr, done := startServer(t, &Server{Handler: echoHandler})
-	c0 := &rawClient{key: rfcKey}
+	addr, done := serveConn(t, Options{}, echoHandler)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1000) // longer than the server's buffers
-	early := slices.Concat(
-		c0.frame(true, opText, []byte("first")),
-		c0.frame(true, opPing, []byte("ping")),
-		c0.frame(false, opBinary, []byte("frag")),
-		c0.frame(true, opContinuation, []byte("ment")),
-		c0.frame(true, opBinary, big),
+	early := cat(
+		clientFrame(true, opText, "first"),
+		clientFrame(true, opPing, "ping"),
+		clientFrame(false, opBinary, "frag"),
+		clientFrame(true, opContinuation, "ment"),
+		clientFrame(true, opBinary, string(big)),
 	)
 	c, resp := dialRaw(t, addr, handshakeRequest(addr, "")+string(early))
 	hsCheckSwitched(t, resp)
@@ -494,7 +457,7 @@ func TestEarlyFrames(t *testing.T) {
 	c.sendFrame(true, opClose, closePayload(StatusNormalClosure, ""))
 	c.expectFrame(opClose, string(closePayload(StatusNormalClosure, "")))
 	c.expectEOF()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // TestHandlerType checks that Handler serves as an http.Handler.
@@ -558,12 +521,7 @@ func TestHandshakeWriteTimeout(t *testing.T) {
 		}
 		res <- err
 	}()
-	var err error
-	select {
-	case err = <-res:
-	case <-time.After(testTimeout):
-		t.Fatal("Upgrade did not return although nobody read its response")
-	}
+	err := await(t, res, "Upgrade to return although nobody reads its response")
 	if err == nil || !strings.Contains(err.Error(), "handshake response") {
 		t.Errorf("Upgrade error %v, want one about writing the handshake response", err)
 	}
@@ -634,21 +592,17 @@ func TestUpgradeClearsDeadlines(t *testing.T) {
 		}
 		res <- err
 	}()
-	c := &rawClient{t: t, conn: cli, br: bufio.NewReader(cli), key: rfcKey}
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		t.Fatalf("reading the response: %v", err)
-	}
+	c, resp := rawClientFrom(t, cli)
 	hsCheckSwitched(t, resp)
 	c.sendFrame(true, opText, []byte("still open"))
 	c.expectFrame(opText, "still open")
-	if err := awaitUpgradeResult(t, res); err != nil {
+	if err := await(t, res, "the Upgrade handler"); err != nil {
 		t.Errorf("server side: %v", err)
 	}
 }
 
 func BenchmarkUpgrade(b *testing.B) {
-	addr := hsServe(b, &Server{Handler: echoHandler})
+	addr := serveWS(b, &Server{Handler: echoHandler}, false).Listener.Addr().String()
 	req := []byte(handshakeRequest(addr, ""))
 	want := []byte("HTTP/1.1 101 ")
 	buf := make([]byte, 1024)

@@ -865,7 +865,7 @@ func TestDialProxyCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	res := dialAsync(ctx, "ws://127.0.0.1:9/", &DialOptions{Proxy: http.ProxyURL(&url.URL{Scheme: "socks5", Host: addr})})
-	recv(t, greeted, "the greeting")
+	await(t, greeted, "the greeting")
 	start := time.Now()
 	cancel()
 	r := awaitDial(t, res)

@@ -319,7 +319,7 @@ func TestUTF8Wire(t *testing.T) {
 					c.expectCloseFrame(StatusInvalidPayload)
 					c.answerClose()
 				}
-				waitDone(t, done)
+				await(t, done, "the handler to return")
 			})
 		}
 	}
@@ -366,7 +366,7 @@ func TestUTF8FailFastFragments(t *testing.T) {
 				c.sendFrame(i == len(rest)-1, opContinuation, []byte(part))
 			}
 			c.answerClose()
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -398,7 +398,7 @@ func TestUTF8FailFastFrame(t *testing.T) {
 			c.conn.SetReadDeadline(time.Now().Add(testTimeout))
 			c.send(frame[second:])
 			c.answerClose()
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -425,7 +425,7 @@ func TestUTF8SplitCodePoints(t *testing.T) {
 		}
 		c.expectFrame(opText, strings.Join(parts, ""))
 		c.closeHandshake()
-		waitDone(t, done)
+		await(t, done, "the handler to return")
 	})
 	t.Run("writes of one frame", func(t *testing.T) {
 		addr, done := serveConn(t, Options{}, echoHandler)
@@ -434,7 +434,7 @@ func TestUTF8SplitCodePoints(t *testing.T) {
 		c.sendChunked(clientFrame(true, opText, text), 1)
 		c.expectFrame(opText, text)
 		c.closeHandshake()
-		waitDone(t, done)
+		await(t, done, "the handler to return")
 	})
 }
 
