@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"log"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -785,5 +788,66 @@ func TestCloseReportsDroppedPeer(t *testing.T) {
 	})
 	if r.err == nil {
 		t.Error("Close returned nil although the peer never sent a close frame")
+	}
+}
+
+// TestCloseOwedToNextWriter checks that a close frame that Close left owed
+// to the holder of the write lock is sent by whichever writer takes the lock
+// next, even when that writer's own frame is refused because the connection
+// is closing: the holder here lets go without sending it, as a holder whose
+// look after unlocking lost the lock to that writer does.
+func TestCloseOwedToNextWriter(t *testing.T) {
+	peer, nc := tcpPair(t)
+	c := newConn(nc, false, nil, &Options{CloseTimeout: testTimeout}, negotiated{})
+	defer c.CloseNow()
+	c.writeMu.Lock()
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(StatusNormalClosure, "") }()
+	for !c.has(stOwed) {
+		runtime.Gosched() // until Close has left its frame owed
+	}
+	c.writeMu.Unlock()
+	if err := c.Ping(nil); err != ErrClosed {
+		t.Fatalf("Ping while closing: %v, want ErrClosed", err)
+	}
+	peer.SetReadDeadline(time.Now().Add(testTimeout))
+	var got [6]byte // a masked close frame of 2 bytes
+	if _, err := io.ReadFull(peer, got[:]); err != nil || got[0] != 0x88 {
+		t.Fatalf("peer read % x, %v; want the close frame", got, err)
+	}
+	peer.Write(unmaskedFrame(true, opClose, string(closePayload(StatusNormalClosure, ""))))
+	peer.Close()
+	if err := await(t, closed, "Close"); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// TestCloseWhileWritersPing checks that Close's frame reaches the peer even
+// when writers hold the write lock as Close owes it: a writer that finds the
+// connection closing must still send the owed close frame it queued.
+func TestCloseWhileWritersPing(t *testing.T) {
+	addr, _ := serveConn(t, Options{}, func(c *Conn) {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})
+	for range 60 {
+		c, _, err := Dial(context.Background(), "ws://"+addr, &DialOptions{Options: Options{CloseTimeout: testTimeout}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				for c.Ping([]byte("x")) == nil {
+				}
+			})
+		}
+		if err := c.Close(StatusNormalClosure, ""); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		wg.Wait()
 	}
 }

@@ -93,7 +93,8 @@ func (c *Conn) checkRSV1(h header) error {
 // so ReadByte takes the buffered, unmasked byte directly when it can.
 type inflateSource struct {
 	c    *Conn
-	tail int // bytes of deflateTail given so far
+	tail int     // bytes of deflateTail given so far
+	one  [1]byte // ReadByte's scratch, here so that it does not escape
 }
 
 // ReadByte returns the next byte of the compressed message.
@@ -108,9 +109,8 @@ func (s *inflateSource) ReadByte() (byte, error) {
 		c.remain--
 		return b, nil
 	}
-	var b [1]byte
-	_, err := io.ReadFull(s, b[:])
-	return b[0], err
+	_, err := io.ReadFull(s, s.one[:])
+	return s.one[0], err
 }
 
 // Read reads the next bytes of the compressed message.

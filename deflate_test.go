@@ -164,3 +164,33 @@ func TestDeflateNotNegotiated(t *testing.T) {
 	c.send(withRSV(clientFrame(true, opText, string(compressed(t, []byte("x")))), rsv1Bit))
 	c.expectCloseFrame(StatusProtocolError)
 }
+
+// TestDeflateEchoNoAllocs checks that a compressed round trip, with context
+// takeover, allocates nothing in steady state on either side.
+func TestDeflateEchoNoAllocs(t *testing.T) {
+	co := &CompressionOptions{Threshold: -1}
+	addr, _ := serveConn(t, Options{Compression: co}, echoHandler)
+	c := deflateDial(t, addr, co)
+	defer c.Close(StatusNormalClosure, "")
+	msg := newChatGen(3).next()
+	var buf []byte
+	var err error
+	round := func() {
+		if err != nil {
+			return
+		}
+		if err = c.WriteMessage(TextMessage, msg); err == nil {
+			_, buf, err = c.AppendMessage(buf[:0])
+		}
+	}
+	for range 50 {
+		round()
+	}
+	allocs := testing.AllocsPerRun(200, round)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs != 0 && !raceEnabled() { // the race detector makes sync.Pool drop items
+		t.Errorf("%v allocations per compressed round trip, want 0", allocs)
+	}
+}

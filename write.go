@@ -197,7 +197,7 @@ func (c *Conn) writeFrame(fin bool, rsv byte, op opcode, p []byte) error {
 	defer c.unlockWrite(true)
 	c.queueOwed()
 	if err := c.writeAllowed(); err != nil {
-		return err
+		return err // unlockWrite sends what queueOwed queued
 	}
 	h := c.newHeader(fin, op, len(p))
 	h.rsv = rsv
@@ -372,16 +372,21 @@ func (c *Conn) flushNoWait() {
 }
 
 // unlockWrite releases writeMu, first sending the control frames owed
-// meanwhile (waiting only if wait is set, which the reader never sets) and
+// meanwhile and any queue that no timer will send (waiting only if wait is
+// set, which the reader never sets), and
 // closing the network connection if it is to be closed once the queue is
 // written. Whoever records an owed frame or stCloseWhenFlushed and then
 // fails to take writeMu relies on the holder to see it here, so the state is
 // looked at again after the unlock. The caller holds writeMu.
 func (c *Conn) unlockWrite(wait bool) {
 	for {
-		if c.has(stOwed) {
-			c.queueOwed()
-			if wait {
+		c.queueOwed()
+		if c.outp != nil && !c.timerArmed {
+			// Nothing else will send these frames: control frames
+			// just queued, or a queue its writer gave up on.
+			if c.writeErr != nil {
+				c.releaseQueue()
+			} else if wait {
 				c.flushLocked()
 			} else {
 				c.flushNoWaitLocked()
