@@ -45,6 +45,7 @@ var (
 // the code length code.
 var clOrder = [numCodeLen]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
 
+// init computes the tables from the rules of RFC 1951.
 func init() {
 	base := 0
 	for s := range 28 {
@@ -307,7 +308,8 @@ func (w *bitWriter) reserve(k int) {
 	}
 }
 
-// put appends the nb low bits of v; nb is at most 56.
+// put appends the nb low bits of v, which has no bits above them; nb is at
+// most 56.
 func (w *bitWriter) put(v uint64, nb uint) {
 	w.acc |= v << w.nb
 	w.nb += nb
@@ -326,8 +328,8 @@ func (w *bitWriter) align() {
 	}
 }
 
-// storedBits returns the size in bits of blk as stored blocks, written after
-// nb pending bits.
+// storedBits returns the size in bits of n bytes as stored blocks, written
+// after nb pending bits.
 func storedBits(n int, nb uint) int {
 	chunks := max(1, (n+maxStored-1)/maxStored)
 	first := 3 + int(-(nb+3))&7 + 32
@@ -522,7 +524,7 @@ func (bc *blockCoder) planDynamic() int {
 	bc.runLengths(bc.seq[:bc.nlit+bc.ndist])
 	bc.clCount, clBits = bc.hb.build(bc.clFreq[:], bc.clLen[:], maxCLBits)
 	bc.ncl = numCodeLen
-	for bc.clLen[clOrder[bc.ncl-1]] == 0 {
+	for bc.ncl > 4 && bc.clLen[clOrder[bc.ncl-1]] == 0 {
 		bc.ncl--
 	}
 	header := 3 + 5 + 5 + 4 + 3*bc.ncl + 2*int(bc.clFreq[16]) + 3*int(bc.clFreq[17]) + 7*int(bc.clFreq[18])
