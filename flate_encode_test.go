@@ -838,10 +838,12 @@ func TestHuffmanLengths(t *testing.T) {
 				freq[j], a, b = a, b, a+b
 			}
 		}
-		lens := make([]uint8, n)
-		count, cost := hb.build(freq, lens, limit)
-		if count != countLengths(lens) {
-			t.Fatalf("build returns counts %v for lengths %v", count, lens)
+		lens, codes := make([]uint8, n), make([]hcode, n)
+		cost := hb.build(freq, lens, codes, limit)
+		count, canonical := countLengths(lens), make([]hcode, n)
+		assignCodes(usedSymbols(lens, nil), lens, &count, canonical)
+		if !slices.Equal(codes, canonical) {
+			t.Fatalf("build makes codes %v for lengths %v, want %v", codes, lens, canonical)
 		}
 		want := 0
 		for s, f := range freq {
