@@ -12,13 +12,13 @@ import (
 // with a window bounded to 1<<windowBits, and the block loop.
 
 const (
-	hashBits  = 14        // log2 of the hash table size
-	chainBits = 15        // log2 of the hash chain table size: the largest window
-	maxTokens = 1 << 13   // tokens per block
-	maxSpan   = maxStored // input bytes per block, so that a stored block takes them
-	minMatch  = 4         // shortest match the encoder emits (DEFLATE allows 3)
-	matchFlag = 1 << 31   // marks a token as a match: flag | (length-3)<<15 | (distance-1)
-	hashMul   = 0x9E3779B1
+	hashBits  = 14         // log2 of the hash table size
+	chainBits = 15         // log2 of the hash chain table size: the largest window
+	maxTokens = 1 << 13    // tokens per block
+	maxSpan   = maxStored  // input bytes per block, so that a stored block takes them
+	minMatch  = 4          // shortest match the encoder emits (DEFLATE allows 3)
+	matchFlag = 1 << 31    // marks a token as a match: flag | (length-3)<<15 | (distance-1)
+	hashMul   = 0x9E3779B1 // odd, near 2^32/φ: mixes all 4 bytes into the top bits
 )
 
 // maxPiece bounds the input one pass of the matcher takes, so that positions
@@ -30,7 +30,9 @@ var maxPiece = 1 << 30
 // frequency buffers); it holds no per-connection data, so any call may use
 // any deflater. Its hash table entries are positions offset by a base that
 // grows from call to call, so the entries of earlier calls read as out of
-// range and need no clearing.
+// range and need no clearing; hash chains are entered only from entries of
+// the current call. Every candidate is checked against the window and its
+// bytes compared, so a stale link could cost time, never correctness.
 type deflater struct {
 	head   [1 << hashBits]int32   // position+base of the latest occurrence of each hash
 	prev   [1 << chainBits]uint16 // per position, distance to the previous one of its hash (0: none)
@@ -49,9 +51,9 @@ type deflater struct {
 type levelParams struct {
 	chain     int // hash chain entries examined per search; 0 selects the single-probe matcher
 	lazy      int // look for a longer match one byte on unless the match found is this long (0: greedy)
-	good      int // search only a quarter of the chain with a match this long in hand
+	good      int // with lazy matching, search only a quarter of the chain with a match this long in hand
 	nice      int // stop searching on a match this long
-	insert    int // index every position inside matches up to this long, only the last ones beyond
+	insert    int // index at most this many of the last positions inside a match
 	histDense int // index every position of the last histDense bytes of history,
 	histStep  int // then ever fewer, down to every histStep-th
 }
@@ -59,12 +61,12 @@ type levelParams struct {
 // levels holds the parameters of compression levels 1 to 9.
 var levels = [10]levelParams{
 	1: {histDense: 256, histStep: 16},
-	2: {chain: 4, nice: 16, good: 8, insert: 8, histDense: 512, histStep: 8},
-	3: {chain: 8, nice: 32, good: 8, insert: 16, histDense: 1024, histStep: 4},
+	2: {chain: 4, nice: 16, insert: 8, histDense: 512, histStep: 8},
+	3: {chain: 8, nice: 32, insert: 16, histDense: 1024, histStep: 4},
 	4: {chain: 16, lazy: 8, good: 8, nice: 32, insert: 32, histDense: 2048, histStep: 4},
 	5: {chain: 32, lazy: 16, good: 8, nice: 64, insert: maxMatch, histDense: 4096, histStep: 2},
 	6: {chain: 128, lazy: 16, good: 8, nice: 128, insert: maxMatch, histDense: 1 << 15, histStep: 1},
-	7: {chain: 256, lazy: 32, good: 16, nice: 258, insert: maxMatch, histDense: 1 << 15, histStep: 1},
+	7: {chain: 256, lazy: 32, good: 16, nice: maxMatch, insert: maxMatch, histDense: 1 << 15, histStep: 1},
 	8: {chain: 1024, lazy: 128, good: 32, nice: maxMatch, insert: maxMatch, histDense: 1 << 15, histStep: 1},
 	9: {chain: 4096, lazy: maxMatch, good: 32, nice: maxMatch, insert: maxMatch, histDense: 1 << 15, histStep: 1},
 }
@@ -84,6 +86,7 @@ func putDeflater(d *deflater) { deflaters.Put(d) }
 // just before p in the same stream, which matches may refer to; only its last
 // 1<<windowBits bytes are used, and no distance exceeds 1<<windowBits.
 // windowBits (8..15) and level (1 fastest .. 9 smallest) are clamped to range.
+// It allocates only to grow dst, which must not overlap hist or p.
 func (d *deflater) compress(dst, hist, p []byte, windowBits, level int) []byte {
 	window := 1 << min(max(windowBits, 8), 15)
 	lp := &levels[min(max(level, 1), 9)]
@@ -358,7 +361,7 @@ func (d *deflater) search(h, p []byte, s, best, window int, lp *levelParams) (n,
 		return 0, 0
 	}
 	chain := lp.chain
-	if best >= lp.good {
+	if best >= minMatch && best >= lp.good {
 		chain >>= 2
 	}
 	nice := min(lp.nice, limit)

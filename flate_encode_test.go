@@ -440,6 +440,23 @@ func checkRoundTrip(t testing.TB, d *deflater, hist, p []byte, windowBits, level
 	return out, res
 }
 
+// gridWindows returns the window sizes the round trip tests try: all of
+// them, or a few under -race, which makes these tests a hundred times slower.
+func gridWindows() []int {
+	if raceEnabled() {
+		return []int{8, 12, 15}
+	}
+	return []int{8, 9, 10, 11, 12, 13, 14, 15}
+}
+
+// gridLevels returns the levels the round trip tests try, as gridWindows.
+func gridLevels() []int {
+	if raceEnabled() {
+		return []int{1, 2, 5, 9}
+	}
+	return []int{1, 2, 3, 4, 5, 6, 7, 8, 9}
+}
+
 // deflateCase is an input for the round trip tests.
 type deflateCase struct {
 	name    string
@@ -477,8 +494,8 @@ func TestDeflateRoundTrip(t *testing.T) {
 	defer putDeflater(d)
 	for _, tc := range deflateCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			for wb := 8; wb <= 15; wb++ {
-				for level := 1; level <= 9; level++ {
+			for _, wb := range gridWindows() {
+				for _, level := range gridLevels() {
 					checkRoundTrip(t, d, tc.hist, tc.p, wb, level)
 				}
 			}
@@ -506,12 +523,12 @@ func TestDeflateWindowEdge(t *testing.T) {
 	seg := randomBytes(7, 100, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 	d := getDeflater()
 	defer putDeflater(d)
-	for wb := 8; wb <= 15; wb++ {
+	for _, wb := range gridWindows() {
 		w := 1 << wb
 		for _, gap := range []int{w - 1, w, w + 1} {
 			data := append(bytes.Clone(seg), randomBytes(uint64(gap), gap-len(seg), "abcdefghijklmnop")...)
 			data = append(data, seg...)
-			for level := 1; level <= 9; level++ {
+			for _, level := range gridLevels() {
 				for _, split := range []int{0, gap} {
 					_, res := checkRoundTrip(t, d, data[:split], data[split:], wb, level)
 					if gap <= w && res.maxDist != gap {
@@ -531,8 +548,8 @@ func TestDeflateStreaming(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	d := getDeflater()
 	defer putDeflater(d)
-	for wb := 8; wb <= 15; wb++ {
-		for level := 1; level <= 9; level++ {
+	for _, wb := range gridWindows() {
+		for _, level := range gridLevels() {
 			var all []byte
 			for at := 0; at < len(stream); {
 				n := min(len(stream)-at, r.IntN(4000))
@@ -579,7 +596,7 @@ func TestDeflateIncompressible(t *testing.T) {
 	p := randomBytes(10, 300_000, "")
 	d := getDeflater()
 	defer putDeflater(d)
-	for level := 1; level <= 9; level++ {
+	for _, level := range gridLevels() {
 		out, res := checkRoundTrip(t, d, p[:1000], p[1000:], 15, level)
 		blocks := (len(p) - 1000 + maxStored - 1) / maxStored
 		if len(out) > len(p)-1000+5*blocks+5 || res.kinds[1]+res.kinds[2] > 0 {
@@ -838,10 +855,12 @@ func TestHuffmanLengths(t *testing.T) {
 				freq[j], a, b = a, b, a+b
 			}
 		}
-		lens := make([]uint8, n)
-		count, cost := hb.build(freq, lens, limit)
-		if count != countLengths(lens) {
-			t.Fatalf("build returns counts %v for lengths %v", count, lens)
+		lens, codes := make([]uint8, n), make([]hcode, n)
+		cost := hb.build(freq, lens, codes, limit)
+		count, canonical := countLengths(lens), make([]hcode, n)
+		assignCodes(usedSymbols(lens, nil), lens, &count, canonical)
+		if !slices.Equal(codes, canonical) {
+			t.Fatalf("build makes codes %v for lengths %v, want %v", codes, lens, canonical)
 		}
 		want := 0
 		for s, f := range freq {

@@ -45,6 +45,7 @@ var (
 // the code length code.
 var clOrder = [numCodeLen]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
 
+// init computes the tables from the rules of RFC 1951.
 func init() {
 	base := 0
 	for s := range 28 {
@@ -85,7 +86,7 @@ func init() {
 		}
 	}
 	count := countLengths(lens[:])
-	assignCodes(lens[:], &count, codes[:])
+	assignCodes(usedSymbols(lens[:], nil), lens[:], &count, codes[:])
 	copy(fixedLit[:], codes[:])
 	for i := range fixedDist {
 		fixedDist[i] = hcode{bits.Reverse16(uint16(i)) >> 11, 5}
@@ -101,6 +102,16 @@ func distSym(d uint32) int {
 	return 2*(n-1) + int(d>>(n-2))&1
 }
 
+// usedSymbols appends to syms the symbols with a nonzero length in lens.
+func usedSymbols(lens []uint8, syms []uint16) []uint16 {
+	for s, n := range lens {
+		if n != 0 {
+			syms = append(syms, uint16(s))
+		}
+	}
+	return syms
+}
+
 // codeCounts holds how many codes of each length a code has.
 type codeCounts [maxCodeBits + 1]uint16
 
@@ -114,42 +125,43 @@ func countLengths(lens []uint8) codeCounts {
 	return c
 }
 
-// assignCodes gives every symbol with a nonzero length in lens its canonical
-// code (RFC 1951 section 3.2.2); count holds the counts of the lengths.
-func assignCodes(lens []uint8, count *codeCounts, codes []hcode) {
+// assignCodes gives the symbols syms, in increasing order, their canonical
+// codes (RFC 1951 section 3.2.2) for the lengths lens; count holds the
+// counts of the lengths.
+func assignCodes(syms []uint16, lens []uint8, count *codeCounts, codes []hcode) {
 	var next codeCounts
 	code := uint16(0)
 	for n := 1; n <= maxCodeBits; n++ {
 		code = (code + count[n-1]) << 1
 		next[n] = code
 	}
-	for i, n := range lens {
-		if n != 0 {
-			codes[i] = hcode{bits.Reverse16(next[n]) >> (16 - n), n}
-			next[n]++
-		}
+	for _, s := range syms {
+		n := lens[s]
+		codes[s] = hcode{bits.Reverse16(next[n]) >> (16 - n), n}
+		next[n]++
 	}
 }
 
 // huffBuilder is the scratch space of Huffman code construction.
 type huffBuilder struct {
 	sorted [numLitLen]uint32 // frequency<<9 | symbol of the used symbols
+	order  [numLitLen]uint16 // the used symbols, in increasing order
 	spare  [numLitLen]uint32 // the other buffer of the radix sort
 	depth  [numLitLen]uint32 // their weights, then their code lengths
 }
 
-// build sets lens to the lengths of a Huffman code for freq that is no
-// longer than limit bits, and returns the counts of the lengths and the
-// size in bits of the symbols counted in freq with that code. At least
-// two symbols get a code (unused ones if need be), so that the code is
-// complete: zlib's inflate rejects incomplete codes. Frequencies must stay
-// below 1<<23.
-func (b *huffBuilder) build(freq []uint32, lens []uint8, limit int) (codeCounts, int) {
+// build sets lens and codes to a Huffman code for freq that is no longer
+// than limit bits, and returns the size in bits of the symbols counted in
+// freq with that code. At least two symbols get a code (unused ones if need
+// be), so that the code is complete: zlib's inflate rejects incomplete codes.
+// Frequencies must stay below 1<<23.
+func (b *huffBuilder) build(freq []uint32, lens []uint8, codes []hcode, limit int) int {
 	clear(lens)
 	n, most := 0, uint32(0)
 	for sym, f := range freq {
 		if f != 0 {
 			b.sorted[n] = f<<9 | uint32(sym)
+			b.order[n] = uint16(sym)
 			n++
 			most = max(most, f)
 		}
@@ -162,29 +174,30 @@ func (b *huffBuilder) build(freq []uint32, lens []uint8, limit int) (codeCounts,
 				lens[1] = 0
 			}
 		}
-		return codeCounts{1: 2}, int(b.sorted[0]>>9) * n
+		count := countLengths(lens)
+		assignCodes(usedSymbols(lens, b.order[:0]), lens, &count, codes)
+		return int(b.sorted[0]>>9) * n
 	}
 	sorted, depth := b.sortByFreq(n, most), b.depth[:n]
 	for i, v := range sorted {
 		depth[i] = v >> 9
 	}
 	minRedundancy(depth)
-	var count [maxCodeBits + 1]int
+	var count codeCounts
 	for _, d := range depth {
 		count[min(int(d), limit)]++
 	}
 	limitDepths(&count, limit)
-	var c codeCounts
 	i, cost := 0, 0
 	for d := limit; d > 0; d-- {
-		c[d] = uint16(count[d])
-		for _, v := range sorted[i : i+count[d]] {
+		for _, v := range sorted[i : i+int(count[d])] {
 			lens[v&511] = uint8(d)
 			cost += int(v>>9) * d
 		}
-		i += count[d]
+		i += int(count[d])
 	}
-	return c, cost
+	assignCodes(b.order[:n], lens, &count, codes)
+	return cost
 }
 
 // sortByFreq sorts the n entries of b.sorted, which are in symbol order,
@@ -273,10 +286,10 @@ func minRedundancy(a []uint32) {
 // beyond limit were cut to limit, back into the counts of a complete code.
 // Each step hangs one code of length limit under the deepest shorter code,
 // which makes the Kraft sum one unit of 2^-limit smaller.
-func limitDepths(count *[maxCodeBits + 1]int, limit int) {
+func limitDepths(count *codeCounts, limit int) {
 	total := 0
 	for d := 1; d <= limit; d++ {
-		total += count[d] << (limit - d)
+		total += int(count[d]) << (limit - d)
 	}
 	for ; total > 1<<limit; total-- {
 		count[limit]--
@@ -307,7 +320,8 @@ func (w *bitWriter) reserve(k int) {
 	}
 }
 
-// put appends the nb low bits of v; nb is at most 56.
+// put appends the nb low bits of v, which has no bits above them; nb is at
+// most 56.
 func (w *bitWriter) put(v uint64, nb uint) {
 	w.acc |= v << w.nb
 	w.nb += nb
@@ -326,8 +340,8 @@ func (w *bitWriter) align() {
 	}
 }
 
-// storedBits returns the size in bits of blk as stored blocks, written after
-// nb pending bits.
+// storedBits returns the size in bits of n bytes as stored blocks, written
+// after nb pending bits.
 func storedBits(n int, nb uint) int {
 	chunks := max(1, (n+maxStored-1)/maxStored)
 	first := 3 + int(-(nb+3))&7 + 32
@@ -432,9 +446,6 @@ type blockCoder struct {
 	litCode  [numLitLen]hcode
 	distCode [numDist]hcode
 	clCode   [numCodeLen]hcode
-	litCount codeCounts // the counts of the lengths of each code
-	distCnt  codeCounts
-	clCount  codeCounts
 	seq      [numLitLen + numDist]uint8  // the code lengths a dynamic header lists
 	rle      [numLitLen + numDist]uint16 // those run-length coded: symbol | extra bits<<8
 	nrle     int
@@ -507,9 +518,8 @@ func (bc *blockCoder) write(w *bitWriter, kind, size int, tokens []uint32, blk [
 // returns the size in bits of the block without the extra bits of lengths
 // and distances.
 func (bc *blockCoder) planDynamic() int {
-	var litBits, distBits, clBits int
-	bc.litCount, litBits = bc.hb.build(bc.litFreq[:], bc.litLen[:], maxCodeBits)
-	bc.distCnt, distBits = bc.hb.build(bc.distFreq[:], bc.distLen[:], maxCodeBits)
+	litBits := bc.hb.build(bc.litFreq[:], bc.litLen[:], bc.litCode[:], maxCodeBits)
+	distBits := bc.hb.build(bc.distFreq[:], bc.distLen[:], bc.distCode[:], maxCodeBits)
 	bc.nlit, bc.ndist = numLitLen, numDist
 	for bc.litLen[bc.nlit-1] == 0 {
 		bc.nlit--
@@ -520,9 +530,9 @@ func (bc *blockCoder) planDynamic() int {
 	copy(bc.seq[:], bc.litLen[:bc.nlit])
 	copy(bc.seq[bc.nlit:], bc.distLen[:bc.ndist])
 	bc.runLengths(bc.seq[:bc.nlit+bc.ndist])
-	bc.clCount, clBits = bc.hb.build(bc.clFreq[:], bc.clLen[:], maxCLBits)
+	clBits := bc.hb.build(bc.clFreq[:], bc.clLen[:], bc.clCode[:], maxCLBits)
 	bc.ncl = numCodeLen
-	for bc.clLen[clOrder[bc.ncl-1]] == 0 {
+	for bc.ncl > 4 && bc.clLen[clOrder[bc.ncl-1]] == 0 {
 		bc.ncl--
 	}
 	header := 3 + 5 + 5 + 4 + 3*bc.ncl + 2*int(bc.clFreq[16]) + 3*int(bc.clFreq[17]) + 7*int(bc.clFreq[18])
@@ -576,11 +586,8 @@ func (bc *blockCoder) runLengths(seq []uint8) {
 }
 
 // writeDynamicHeader writes the header of a dynamic block that planDynamic
-// prepared, and makes the codes its symbols are written with.
+// prepared.
 func (bc *blockCoder) writeDynamicHeader(w *bitWriter) {
-	assignCodes(bc.litLen[:bc.nlit], &bc.litCount, bc.litCode[:])
-	assignCodes(bc.distLen[:bc.ndist], &bc.distCnt, bc.distCode[:])
-	assignCodes(bc.clLen[:], &bc.clCount, bc.clCode[:])
 	w.put(blockDynamic<<1|uint64(bc.nlit-257)<<3|uint64(bc.ndist-1)<<8|uint64(bc.ncl-4)<<13, 17)
 	var v uint64
 	for i, s := range clOrder[:bc.ncl] {
