@@ -91,12 +91,19 @@ func (c StatusCode) validOnWire() bool {
 type CloseError struct {
 	Code   StatusCode
 	Reason string
+
+	local bool // this side began the closing handshake; Code is the peer's answer
 }
 
 // Error returns a description such as
-// "websocket: peer closed: 1001 (going away): bye".
+// "websocket: peer closed: 1001 (going away): bye", or, when this side began
+// the closing handshake, "websocket: closed by this side, the peer answered
+// 1001 (going away)".
 func (e *CloseError) Error() string {
 	s := "websocket: peer closed: " + e.Code.String()
+	if e.local {
+		s = "websocket: closed by this side, the peer answered " + e.Code.String()
+	}
 	if e.Reason != "" {
 		s += ": " + e.Reason
 	}
@@ -260,6 +267,7 @@ func (c *Conn) readAnswer() error {
 		c.awaitServerEOF()
 	}
 	if ce != nil {
+		ce.local = true
 		c.readErr = ce
 		c.state.Or(stPeerClosed)
 		return nil

@@ -56,10 +56,11 @@ type Conn struct {
 	raw          syscall.RawConn // the socket, for reads and writes that do not wait; nil if conn is not a plain socket
 	server       bool
 	subprotocol  string
-	readLimit    int64
+	readLimit    atomic.Int64 // see SetReadLimit
 	closeTimeout time.Duration
 	rsize, wsize int // sizes of the pooled read buffer and output queue
 	onPong       func(*Conn, []byte)
+	onPing       func(*Conn, []byte)
 	compress     *compression // permessage-deflate, nil unless negotiated
 
 	// Shared by both sides: the stXxx bits.
@@ -124,15 +125,13 @@ func newConn(nc net.Conn, server bool, buffered []byte, o *Options, neg negotiat
 		conn:         nc,
 		server:       server,
 		subprotocol:  neg.subprotocol,
-		readLimit:    o.ReadLimit,
 		closeTimeout: o.CloseTimeout,
 		rsize:        bufferSize(o.ReadBufferSize),
 		wsize:        bufferSize(o.WriteBufferSize),
 		onPong:       o.OnPong,
+		onPing:       o.OnPing,
 	}
-	if c.readLimit <= 0 {
-		c.readLimit = DefaultReadLimit
-	}
+	c.SetReadLimit(o.ReadLimit)
 	if c.closeTimeout <= 0 {
 		c.closeTimeout = DefaultCloseTimeout
 	}
@@ -158,6 +157,18 @@ func newConn(nc net.Conn, server bool, buffered []byte, o *Options, neg negotiat
 // Subprotocol returns the subprotocol chosen in the opening handshake, or ""
 // if none was.
 func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// SetReadLimit sets the largest message, in bytes, that reads accept, as
+// Options.ReadLimit does (n <= 0 restores DefaultReadLimit); a longer
+// message fails the connection with status 1009. It takes effect from the
+// next frame that arrives, and may be called at any time, from any
+// goroutine: after authenticating a client, for instance.
+func (c *Conn) SetReadLimit(n int64) {
+	if n <= 0 {
+		n = DefaultReadLimit
+	}
+	c.readLimit.Store(n)
+}
 
 // LocalAddr returns the local network address.
 func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }

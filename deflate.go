@@ -3,7 +3,6 @@ package websocket
 import (
 	"compress/flate"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 )
@@ -144,13 +143,14 @@ func (c *Conn) inflate(p []byte) (int, error) {
 		z.startInflate(c)
 	}
 	// Ask for one byte more than the limit leaves, to see it overrun.
-	if room := c.readLimit - c.msgLen; int64(len(p)) > room+1 {
+	limit := c.readLimit.Load()
+	if room := limit - c.msgLen; int64(len(p)) > room+1 {
 		p = p[:room+1]
 	}
 	n, err := z.inflater.Read(p)
 	c.msgLen += int64(n)
-	if c.msgLen > c.readLimit {
-		return n, c.fail(StatusMessageTooBig, fmt.Errorf("websocket: message longer than the read limit of %d bytes", c.readLimit))
+	if c.msgLen > limit {
+		return n, c.fail(StatusMessageTooBig, tooBig(limit))
 	}
 	if z.inTakeover {
 		z.inWindow = appendWindow(z.inWindow, p[:n], z.inBits)

@@ -192,7 +192,7 @@ func dialThroughProxy(ctx context.Context, u *url.URL, addr string, secure bool,
 			return nil, err
 		}
 	} else if conn, err = dial(ctx, "tcp", addr); err != nil {
-		return nil, fmt.Errorf("websocket: dial %s: %w", addr, err)
+		return nil, fmt.Errorf("websocket: %w", err) // it names the address
 	}
 	if !secure {
 		return conn, nil

@@ -94,6 +94,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 			w.Header().Set(name, value)
 		}
 		http.Error(w, he.msg, he.status)
+		opts.refused(r.RemoteAddr, he)
 		return nil, err
 	}
 
@@ -245,7 +246,14 @@ func originAllowed(origins []string, host string, opts *Options) bool {
 			return true
 		}
 	}
-	return false
+	return opts.CheckOrigin != nil && opts.CheckOrigin(origins[0], host)
+}
+
+// refused reports a refused handshake to the OnRefuse hook, if any.
+func (o *Options) refused(remoteAddr string, e *handshakeError) {
+	if o.OnRefuse != nil {
+		o.OnRefuse(remoteAddr, e.status, e)
+	}
 }
 
 // header returns the header line that the refusal's response needs, if any.

@@ -49,6 +49,13 @@ type Options struct {
 	// Servers only: Dial ignores it.
 	OriginPatterns []string
 
+	// CheckOrigin, if set, is asked about a request whose Origin the rules
+	// above refuse, with the Origin header's value and the request's Host:
+	// it returns true to accept the request anyway. It must not let a
+	// foreign page in unless the handler authenticates by means such a page
+	// cannot use. Servers only.
+	CheckOrigin func(origin, host string) bool
+
 	// InsecureSkipOriginCheck accepts a request from any Origin. Any web
 	// page a user visits can then connect with that user's cookies; use it
 	// only if the handler authenticates by means a foreign page cannot
@@ -88,6 +95,18 @@ type Options struct {
 	// write; it must not read from the Conn, call Close (CloseNow is
 	// fine), or block for long.
 	OnPong func(c *Conn, payload []byte)
+
+	// OnPing, if set, is called with the connection and the payload of each
+	// ping frame the peer sends, from inside the read that meets it, before
+	// the pong is sent (automatically, whatever OnPing does). The same rules
+	// as for OnPong apply.
+	OnPing func(c *Conn, payload []byte)
+
+	// OnRefuse, if set, is called when a server refuses an opening
+	// handshake, with the client's address, the HTTP status of the refusal
+	// and the error saying why, so that refused handshakes (a 403 for a
+	// foreign Origin, say) leave a trace. Servers only; it must not block.
+	OnRefuse func(remoteAddr string, status int, err error)
 
 	// Compression, if set, enables permessage-deflate (RFC 7692): a server
 	// accepts a client's offer of it, and a client offers it. Nil, the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"syscall"
 )
@@ -85,7 +86,7 @@ func (c *Conn) growMessage(dst []byte) []byte {
 	if c.frame.fin && c.remain > 0 && !c.msgCompressed {
 		n = min(n, c.remain)
 	}
-	n = min(n, max(c.readLimit-int64(len(dst)), 1))
+	n = min(n, max(c.readLimit.Load()-int64(len(dst)), 1))
 	grown := make([]byte, len(dst), len(dst)+int(n))
 	copy(grown, dst)
 	return grown
@@ -262,13 +263,18 @@ func (c *Conn) nextDataFrame() error {
 		}
 		// Compare before adding: msgLen <= readLimit, but msgLen plus a
 		// 64-bit frame length could overflow and slip past the limit.
-		if h.length > c.readLimit-c.msgLen {
-			return c.fail(StatusMessageTooBig, fmt.Errorf("websocket: message longer than the read limit of %d bytes", c.readLimit))
+		if limit := c.readLimit.Load(); h.length > limit-c.msgLen {
+			return c.fail(StatusMessageTooBig, tooBig(limit))
 		}
 		c.msgLen += h.length
 		c.fragmented = !h.fin
 		return nil
 	}
+}
+
+// tooBig returns the error of a message longer than the read limit.
+func tooBig(limit int64) error {
+	return fmt.Errorf("websocket: message longer than the read limit of %d bytes", limit)
 }
 
 // beginFrames starts a new message with its first frame's header h. The
@@ -334,6 +340,9 @@ func (c *Conn) handleControl(h header) error {
 	}
 	switch h.opcode {
 	case opPing:
+		if c.onPing != nil {
+			c.onPing(c, p)
+		}
 		c.owePong(p)
 	case opPong:
 		if c.onPong != nil {
@@ -344,6 +353,7 @@ func (c *Conn) handleControl(h header) error {
 		if err != nil {
 			return c.fail(code, err)
 		}
+		ce.local = c.has(stClosing)
 		c.readErr = &ce
 		c.state.Or(stPeerClosed)
 		c.replyDue = true
@@ -459,6 +469,9 @@ func (c *Conn) readNetwork() error {
 		err := c.raw.Read(c.rawRead)
 		switch {
 		case err != nil:
+			if oe, ok := err.(*net.OpError); ok && oe.Op == "raw-read" {
+				oe.Op = "read" // the read the caller asked for, not ours
+			}
 		case c.rawEOF:
 			err = io.EOF
 		case c.rawErrno != 0:

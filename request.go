@@ -25,7 +25,7 @@ func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, neg negotiated) 
 	n, end := 0, -1
 	for end < 0 {
 		if n == len(buf) {
-			refuseRaw(nc, errHeaderTooLarge)
+			s.refuseRaw(nc, errHeaderTooLarge)
 			return nil, "", neg
 		}
 		m, err := nc.Read(buf[n:])
@@ -44,7 +44,7 @@ func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, neg negotiated) 
 		err = req.check(&s.Options)
 	}
 	if err != nil {
-		refuseRaw(nc, err.(*handshakeError))
+		s.refuseRaw(nc, err.(*handshakeError))
 		return nil, "", neg
 	}
 	// Bytes after the request are the client's first frames.
@@ -252,8 +252,9 @@ func isRequestTarget(b []byte) bool {
 }
 
 // refuseRaw answers a refused handshake on a connection that net/http does
-// not manage, and closes it.
-func refuseRaw(nc net.Conn, e *handshakeError) {
+// not manage, reports it to OnRefuse, and closes it.
+func (s *Server) refuseRaw(nc net.Conn, e *handshakeError) {
+	s.refused(nc.RemoteAddr().String(), e)
 	body := e.msg + "\n"
 	resp := "HTTP/1.1 " + strconv.Itoa(e.status) + " " + http.StatusText(e.status) +
 		"\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n"
