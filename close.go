@@ -418,6 +418,7 @@ func (c *Conn) closeConn() error {
 		return ErrClosed
 	}
 	err := c.conn.Close()
+	c.stopKeepAlive()
 	c.wakeCloser()
 	return err
 }

@@ -66,6 +66,7 @@ type Conn struct {
 	// Shared by both sides: the stXxx bits.
 	state     atomic.Uint32
 	closeWait atomic.Pointer[chan struct{}] // a Close waiting for the read under way to end (see awaitAnswer)
+	writeDL   atomic.Int64                  // the application's write deadline, in Unix nanoseconds; 0 for none
 
 	// Read side, guarded by readMu.
 	readMu        sync.Mutex
@@ -83,6 +84,7 @@ type Conn struct {
 	fragmented    bool          // a data message has begun and its final frame is yet to come
 	msgCompressed bool          // the message being read is compressed (RSV1 on its first frame)
 	rawEOF        bool          // rawRead met the end of the stream
+	idleWait      bool          // the read waits between messages, where a timeout is not final
 	replyDue      bool          // the peer's close frame awaits our answer (finishRead)
 	utf8          utf8Validator // state of a text message's validation
 
@@ -97,6 +99,8 @@ type Conn struct {
 	wextra     *writeExtra // what some connections' writes need, made on first use
 	closeSent  bool        // our close frame is in the queue or on the wire
 	timerArmed bool        // the flush timer will run
+
+	keep *keepAlive // Options.KeepAlive, nil if off
 
 	// Control frames the reader owes the peer, left for the holder of
 	// writeMu to send (see write.go); guarded by ctlMu, which is never held
@@ -148,6 +152,7 @@ func newConn(nc net.Conn, server bool, buffered []byte, o *Options, neg negotiat
 	if neg.compress {
 		c.compress = newCompression(neg.deflate, server, o.Compression)
 	}
+	c.startKeepAlive(o)
 	if c.raw = rawSocket(nc); c.raw != nil {
 		c.rawRead = c.readRaw
 	}
@@ -175,18 +180,3 @@ func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
 
 // RemoteAddr returns the remote network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
-
-// SetDeadline sets the read and write deadlines; see SetReadDeadline and
-// SetWriteDeadline.
-func (c *Conn) SetDeadline(t time.Time) error { return c.conn.SetDeadline(t) }
-
-// SetReadDeadline sets the deadline for reads, including the handling of
-// control frames that happens inside them. A read that times out leaves the
-// connection unreadable: every later read returns the same error, and the
-// Conn should be closed. A zero t means no deadline.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
-
-// SetWriteDeadline sets the deadline for writes. A write that times out may
-// have sent part of a frame, so every later write returns the same error,
-// and the Conn should be closed. A zero t means no deadline.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }

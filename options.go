@@ -102,6 +102,20 @@ type Options struct {
 	// as for OnPong apply.
 	OnPing func(c *Conn, payload []byte)
 
+	// KeepAlive, if positive, makes the Conn watch the connection: when
+	// nothing has arrived from the peer for KeepAlive, it sends a ping, and
+	// if nothing (the pong, or any other frame) arrives within
+	// KeepAliveTimeout after that, it fails the connection: it closes it,
+	// and the read under way, or the next, returns an error that matches
+	// ErrKeepAliveTimeout. It costs one timer per connection and no
+	// goroutine. Pongs are received by reads, so the application must be
+	// reading (as it must anyway, to see the peer's close). Default 0: off.
+	KeepAlive time.Duration
+
+	// KeepAliveTimeout is how long the keepalive waits for an answer to its
+	// ping. Default: KeepAlive.
+	KeepAliveTimeout time.Duration
+
 	// OnRefuse, if set, is called when a server refuses an opening
 	// handshake, with the client's address, the HTTP status of the refusal
 	// and the error saying why, so that refused handshakes (a 403 for a

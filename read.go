@@ -106,11 +106,17 @@ func (c *Conn) messageDone() bool {
 // small frame rather than deep in the frame parser, so that the goroutine of
 // an idle connection fits the smallest stack the runtime gives. The caller
 // holds readMu.
+//
+// A timeout here, before any byte of the next message, is not final: the
+// connection stays usable (see SetReadDeadline).
 func (c *Conn) awaitInput() error {
 	if c.readErr != nil || c.rpos < c.rend || c.remain > 0 || c.fragmented {
 		return nil
 	}
-	return c.readNetwork()
+	c.idleWait = true
+	err := c.readNetwork()
+	c.idleWait = false
+	return err
 }
 
 // frameBuffered reports whether the read buffer holds a whole frame, so that
@@ -345,6 +351,7 @@ func (c *Conn) handleControl(h header) error {
 		}
 		c.owePong(p)
 	case opPong:
+		c.pongArrived(p)
 		if c.onPong != nil {
 			c.onPong(c, p)
 		}
@@ -412,6 +419,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		if n == 0 && err != nil {
 			return 0, c.readFailed(err)
 		}
+		c.heard()
 	default:
 		if err := c.fill(1); err != nil {
 			return 0, err
@@ -480,6 +488,7 @@ func (c *Conn) readNetwork() error {
 		if err != nil {
 			return c.readFailed(err)
 		}
+		c.heard()
 		return nil
 	}
 	if c.rbufp == nil {
@@ -490,6 +499,7 @@ func (c *Conn) readNetwork() error {
 	if m == 0 && err != nil {
 		return c.readFailed(err)
 	}
+	c.heard()
 	return nil // io.Reader allows (0, nil): the caller loops
 }
 
@@ -542,6 +552,10 @@ func (c *Conn) readFailed(err error) error {
 		err = io.ErrUnexpectedEOF
 	}
 	c.releaseReadBuffer()
+	if c.idleWait && errors.Is(err, os.ErrDeadlineExceeded) {
+		return err // nothing was consumed: the next read may go on
+	}
+	err = c.keepAliveErr(err)
 	c.readErr = err
 	if c.has(stClosing) || !errors.Is(err, os.ErrDeadlineExceeded) {
 		// Nothing more will be read: a Close waiting for the peer's

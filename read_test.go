@@ -662,14 +662,20 @@ func TestClientNextReader(t *testing.T) {
 }
 
 // TestReadDeadline checks that a read blocked past the read deadline returns
-// a timeout error, and that later reads return the same error even once the
-// deadline is lifted, whether the deadline struck between frames or inside
-// one.
+// a timeout error; that a timeout between messages leaves the connection
+// usable (the next read returns the next message); and that a timeout inside
+// a frame is final: later reads return the same error even once the
+// deadline is lifted.
 func TestReadDeadline(t *testing.T) {
 	for _, partial := range []bool{false, true} {
 		t.Run(fmt.Sprintf("partial frame %v", partial), func(t *testing.T) {
-			results := make(chan [2]error, 1)
+			type result struct {
+				err1, err2 error
+				msg        string
+			}
+			results := make(chan result, 1)
 			arrived := make(chan struct{})
+			timedOut := make(chan struct{})
 			addr, done := serveConn(t, Options{}, func(c *Conn) {
 				if partial {
 					select {
@@ -679,22 +685,30 @@ func TestReadDeadline(t *testing.T) {
 				}
 				c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 				_, _, err1 := c.ReadMessage()
+				close(timedOut)
 				c.SetReadDeadline(time.Time{})
-				_, _, err2 := c.ReadMessage()
-				results <- [2]error{err1, err2}
+				_, msg, err2 := c.ReadMessage()
+				results <- result{err1, err2, string(msg)}
 			})
 			c := connect(t, addr)
 			if partial {
 				c.send(clientFrame(true, opText, "incomplete")[:9])
 			}
 			close(arrived)
-			errs := await(t, results, "the handler's result")
-			var ne net.Error
-			if !errors.As(errs[0], &ne) || !ne.Timeout() || !errors.Is(errs[0], os.ErrDeadlineExceeded) {
-				t.Errorf("read past the deadline: %v, want a timeout", errs[0])
+			await(t, timedOut, "the first read to time out")
+			if !partial {
+				c.sendFrame(true, opText, []byte("after the timeout"))
 			}
-			if errs[1] != errs[0] {
-				t.Errorf("later read: %v, want the same error %v", errs[1], errs[0])
+			r := await(t, results, "the handler's result")
+			var ne net.Error
+			if !errors.As(r.err1, &ne) || !ne.Timeout() || !errors.Is(r.err1, os.ErrDeadlineExceeded) {
+				t.Errorf("read past the deadline: %v, want a timeout", r.err1)
+			}
+			if partial && r.err2 != r.err1 {
+				t.Errorf("later read: %v, want the same error %v", r.err2, r.err1)
+			}
+			if !partial && (r.err2 != nil || r.msg != "after the timeout") {
+				t.Errorf("read after a timeout between messages: %q, %v; want the next message", r.msg, r.err2)
 			}
 			// The handler has returned: the server closes.
 			c.expectCloseFrame(StatusNormalClosure)
@@ -705,7 +719,8 @@ func TestReadDeadline(t *testing.T) {
 }
 
 // TestClientReadDeadline checks that SetReadDeadline makes a read on a quiet
-// connection time out, and that the error sticks.
+// connection time out, and that the connection stays usable: a timeout
+// between messages is not final.
 func TestClientReadDeadline(t *testing.T) {
 	addr, done := serveConn(t, Options{}, echoHandler)
 	c := mustDial(t, wsURL(addr), nil)
@@ -719,10 +734,16 @@ func TestClientReadDeadline(t *testing.T) {
 	if d := time.Since(start); d > testTimeout/2 {
 		t.Errorf("read returned after %v; the deadline was 50ms", d)
 	}
-	if _, _, err2 := c.ReadMessage(); err2 != err {
-		t.Errorf("read after the timeout: %v; want the same error", err2)
+	c.SetReadDeadline(time.Time{})
+	if err := c.WriteMessage(TextMessage, []byte("still there")); err != nil {
+		t.Fatal(err)
 	}
-	c.CloseNow()
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "still there" {
+		t.Errorf("read after the timeout: %q, %v; want the echo", msg, err)
+	}
+	if err := c.Close(StatusNormalClosure, ""); err != nil {
+		t.Errorf("Close after a timeout: %v", err)
+	}
 	await(t, done, "the handler to return")
 }
 

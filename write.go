@@ -286,9 +286,11 @@ func (c *Conn) flushNoWaitLocked() {
 // errWouldBlock reports a write that could not be done without waiting.
 var errWouldBlock = errors.New("websocket: write would block")
 
-// writeNoWait writes what the socket takes of b at once. Without a raw
-// socket it writes nothing and returns errWouldBlock. The caller holds
-// writeMu.
+// writeNoWait writes what the socket takes of b at once, whatever the
+// write deadline: it never waits, and what it sends is the Conn's own
+// business (raw.Control, unlike raw.Write, does not look at the deadline;
+// writeMu keeps other writes out). Without a raw socket it writes nothing
+// and returns errWouldBlock. The caller holds writeMu.
 func (c *Conn) writeNoWait(b []byte) (int, error) {
 	if c.raw == nil {
 		return 0, errWouldBlock
@@ -298,7 +300,7 @@ func (c *Conn) writeNoWait(b []byte) (int, error) {
 		w.rawWrite = c.writeRaw
 	}
 	w.rawBuf = b
-	err := c.raw.Write(w.rawWrite)
+	err := c.raw.Control(w.rawWrite)
 	w.rawBuf = nil
 	if err != nil {
 		return 0, err
@@ -306,12 +308,11 @@ func (c *Conn) writeNoWait(b []byte) (int, error) {
 	return w.rawN, w.rawErr
 }
 
-// writeRaw is called by raw.Write with the socket: it makes one write of
-// wextra.rawBuf and never waits for writability.
-func (c *Conn) writeRaw(fd uintptr) bool {
+// writeRaw is called by raw.Control with the socket: it makes one write of
+// wextra.rawBuf, which never waits for writability.
+func (c *Conn) writeRaw(fd uintptr) {
 	w := c.wextra
 	w.rawN, w.rawErr = rawWrite(fd, w.rawBuf)
-	return true
 }
 
 // releaseQueue gives the output queue back to the pool and disarms its
@@ -345,8 +346,12 @@ func (c *Conn) flushSoon(d time.Duration) {
 func (c *Conn) timerFlush() {
 	c.writeMu.Lock()
 	c.timerArmed = false
-	if c.writeErr == nil {
+	if c.writeErr == nil && c.outp != nil {
+		extended := c.extendWriteDeadline()
 		c.flushLocked()
+		if extended {
+			c.restoreWriteDeadline()
+		}
 	}
 	c.unlockWrite(true)
 }
@@ -422,6 +427,9 @@ func (c *Conn) closeWhenFlushed() {
 // first use, so connections that never see a ping cost nothing.
 type owedControl struct {
 	pongs       []byte // the payloads of pings owed a pong, each after its length byte
+	ping        []byte // the payload of a ping to send (keepalive, PingRTT), if pingDue
+	pingDue     bool
+	rtt         []rttWaiter // PingRTT calls waiting for their pong
 	closeDue    bool
 	closeCode   StatusCode
 	closeReason string
@@ -491,6 +499,10 @@ func (c *Conn) queueOwed() {
 		}
 	}
 	o.pongs = o.pongs[:0]
+	if o.pingDue && c.writeErr == nil && !c.closeSent {
+		c.appendFrame(c.newHeader(true, opPing, len(o.ping)), o.ping)
+	}
+	o.pingDue = false
 	if o.closeDue {
 		c.queueClose(o.closeCode, o.closeReason)
 		o.closeDue, o.closeReason = false, ""
@@ -549,7 +561,7 @@ type writeExtra struct {
 
 	// writeNoWait's call of writeRaw, bound once, with its argument and
 	// results.
-	rawWrite func(fd uintptr) bool
+	rawWrite func(fd uintptr)
 	rawBuf   []byte
 	rawN     int
 	rawErr   error

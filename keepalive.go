@@ -1,0 +1,164 @@
+package websocket
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// This file holds heartbeats: the keepalive that pings an idle peer and
+// fails a silent one (Options.KeepAlive), and PingRTT, a ping that reports
+// its round trip. Both send their pings without waiting on the write side,
+// through the owed control frames of write.go.
+
+// ErrKeepAliveTimeout is the error (wrapped) that reads return after the
+// keepalive failed the connection because the peer did not answer its ping
+// in time.
+var ErrKeepAliveTimeout = errors.New("websocket: peer did not answer the keepalive ping in time; connection closed")
+
+// keepAlive is the state of Options.KeepAlive on a connection.
+type keepAlive struct {
+	timer             *time.Timer
+	interval, timeout time.Duration
+	heard             atomic.Bool // the peer sent something since the last tick
+	pinged            atomic.Bool // a keepalive ping awaits an answer
+	failed            atomic.Bool // the keepalive closed the connection
+}
+
+// startKeepAlive arms the keepalive of o, if it has one.
+func (c *Conn) startKeepAlive(o *Options) {
+	if o.KeepAlive <= 0 {
+		return
+	}
+	k := &keepAlive{interval: o.KeepAlive, timeout: o.KeepAliveTimeout}
+	if k.timeout <= 0 {
+		k.timeout = k.interval
+	}
+	c.keep = k
+	k.timer = time.AfterFunc(k.interval, c.keepAliveTick)
+}
+
+// heard records that the peer sent something. The caller holds readMu.
+func (c *Conn) heard() {
+	if c.keep != nil {
+		c.keep.heard.Store(true)
+	}
+}
+
+// keepAliveTick runs when the keepalive timer fires: after a quiet
+// interval it pings, and after an unanswered ping it fails the connection.
+func (c *Conn) keepAliveTick() {
+	k := c.keep
+	switch {
+	case c.has(stClosed | stClosing):
+		return
+	case k.heard.Swap(false):
+		k.pinged.Store(false)
+		k.timer.Reset(k.interval)
+	case k.pinged.Load():
+		k.failed.Store(true)
+		c.CloseNow()
+	default:
+		k.pinged.Store(true)
+		k.timer.Reset(k.timeout)
+		c.sendPing(nil)
+	}
+}
+
+// stopKeepAlive stops the keepalive timer, if any.
+func (c *Conn) stopKeepAlive() {
+	if c.keep != nil {
+		c.keep.timer.Stop()
+	}
+}
+
+// keepAliveErr returns err, or the keepalive's error if the keepalive
+// closed the connection.
+func (c *Conn) keepAliveErr(err error) error {
+	if c.keep != nil && c.keep.failed.Load() {
+		return fmt.Errorf("%w (%w)", ErrKeepAliveTimeout, err)
+	}
+	return err
+}
+
+// sendPing sends a ping with payload p without waiting on the write side:
+// at once if no writer holds the write lock, otherwise with the writer's
+// next frame.
+func (c *Conn) sendPing(p []byte) {
+	c.ctlMu.Lock()
+	o := c.owedLocked()
+	o.ping = append(o.ping[:0], p...)
+	o.pingDue = true
+	c.state.Or(stOwed)
+	c.ctlMu.Unlock()
+	c.flushNoWait()
+}
+
+// rttWaiter is a PingRTT call waiting for the pong of its ping.
+type rttWaiter struct {
+	payload [8]byte
+	pong    chan struct{}
+}
+
+// rttSeq numbers the pings of PingRTT.
+var rttSeq atomic.Uint64
+
+// PingRTT sends a ping and waits for the peer's pong, and returns the round
+// trip time. Pongs are received by reads, so another goroutine must be
+// reading; ctx bounds the wait. The ping carries 8 bytes of its own, so
+// that its pong is told apart from others.
+func (c *Conn) PingRTT(ctx context.Context) (time.Duration, error) {
+	w := rttWaiter{pong: make(chan struct{})}
+	binary.BigEndian.PutUint64(w.payload[:], rttSeq.Add(1))
+	c.ctlMu.Lock()
+	o := c.owedLocked()
+	o.rtt = append(o.rtt, w)
+	c.ctlMu.Unlock()
+	defer c.dropRTTWaiter(w.pong)
+	start := time.Now()
+	if c.has(stClosed | stClosing) {
+		return 0, ErrClosed
+	}
+	c.sendPing(w.payload[:])
+	select {
+	case <-w.pong:
+		return time.Since(start), nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("websocket: no pong before the context ended: %w", ctx.Err())
+	}
+}
+
+// dropRTTWaiter forgets the waiter whose channel is pong.
+func (c *Conn) dropRTTWaiter(pong chan struct{}) {
+	c.ctlMu.Lock()
+	defer c.ctlMu.Unlock()
+	for i, w := range c.owed.rtt {
+		if w.pong == pong {
+			c.owed.rtt = append(c.owed.rtt[:i], c.owed.rtt[i+1:]...)
+			return
+		}
+	}
+}
+
+// pongArrived wakes the PingRTT call whose ping the pong with payload p
+// answers, if any. The caller holds readMu.
+func (c *Conn) pongArrived(p []byte) {
+	if len(p) != 8 {
+		return
+	}
+	c.ctlMu.Lock()
+	defer c.ctlMu.Unlock()
+	if c.owed == nil {
+		return
+	}
+	for i, w := range c.owed.rtt {
+		if string(w.payload[:]) == string(p) {
+			close(w.pong)
+			c.owed.rtt = append(c.owed.rtt[:i], c.owed.rtt[i+1:]...)
+			return
+		}
+	}
+}

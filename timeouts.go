@@ -1,0 +1,136 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// This file holds deadlines and the context-bounded reads and writes built
+// on them: which timeouts are final, and which leave the connection usable.
+
+// SetDeadline sets the read and write deadlines; see SetReadDeadline and
+// SetWriteDeadline.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.writeDL.Store(unixNano(t))
+	return c.conn.SetDeadline(t)
+}
+
+// SetReadDeadline sets the deadline for reads, including the handling of
+// control frames that happens inside them. A zero t means no deadline.
+//
+// A read that times out while it waits for the next message, before any
+// of its bytes arrived, returns an error that matches
+// os.ErrDeadlineExceeded and leaves the connection as it was: set a new
+// deadline and read again (a read loop can thus wake up periodically). A
+// read that times out in the middle of a message has lost its place in the
+// stream: every later read returns the same error, and the Conn should be
+// closed.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the deadline for writes of messages and pings. A
+// write that times out may have sent part of a frame, so every later write
+// returns the same error, and the Conn should be closed. A zero t means no
+// deadline.
+//
+// The deadline does not bound what the Conn sends on its own: pongs and the
+// answer to the peer's close, sent by reads, and queued frames sent in the
+// background get at least the close timeout, so that a short deadline set
+// around each write (gorilla's usual pattern) does not make them fail later.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.writeDL.Store(unixNano(t))
+	return c.conn.SetWriteDeadline(t)
+}
+
+// unixNano returns t in Unix nanoseconds, or 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// extendWriteDeadline makes sure a write the Conn does on its own has at
+// least the close timeout, whatever short deadline the application set, and
+// returns whether it changed the deadline, for restoreWriteDeadline. The
+// caller holds writeMu.
+func (c *Conn) extendWriteDeadline() bool {
+	dl := c.writeDL.Load()
+	floor := time.Now().Add(c.closeTimeout)
+	if dl == 0 || dl >= floor.UnixNano() || c.closeSent {
+		return false
+	}
+	c.conn.SetWriteDeadline(floor)
+	return true
+}
+
+// restoreWriteDeadline puts back the application's latest write deadline.
+func (c *Conn) restoreWriteDeadline() {
+	if dl := c.writeDL.Load(); dl != 0 {
+		c.conn.SetWriteDeadline(time.Unix(0, dl))
+	} else {
+		c.conn.SetWriteDeadline(time.Time{})
+	}
+}
+
+// longAgo is a deadline in the past, to cut a blocked read or write short.
+var longAgo = time.Unix(1, 0)
+
+// AppendMessageContext is AppendMessage bounded by ctx as well. If ctx ends
+// while the read waits for the next message, before any of its bytes
+// arrived, it returns an error that matches ctx.Err() and the connection
+// stays usable; if it ends in the middle of a message, the read fails as a
+// read deadline would, for good. It replaces the read deadline while it
+// runs, and leaves none set. A ctx that can end costs an allocation per
+// call.
+func (c *Conn) AppendMessageContext(ctx context.Context, dst []byte) (MessageType, []byte, error) {
+	if ctx.Done() == nil {
+		return c.AppendMessage(dst)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, dst, fmt.Errorf("websocket: read not started: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(longAgo) })
+	typ, dst, err := c.AppendMessage(dst)
+	if !stop() {
+		c.conn.SetReadDeadline(time.Time{})
+		err = contextError("read", ctx, err)
+	}
+	return typ, dst, err
+}
+
+// WriteMessageContext is WriteMessage bounded by ctx, and sent before it
+// returns (it flushes the output queue): a bounded write in one call. If ctx
+// ends before the frame is written whole, the write fails for good, as a
+// write deadline would, and the error matches ctx.Err(). It replaces the
+// write deadline while it runs, and leaves none set. A ctx that can end
+// costs an allocation per call.
+func (c *Conn) WriteMessageContext(ctx context.Context, typ MessageType, p []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("websocket: write not started: %w", err)
+	}
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { c.conn.SetWriteDeadline(longAgo) })
+	}
+	err := c.WriteMessage(typ, p)
+	if err == nil {
+		err = c.Flush()
+	}
+	if !stop() {
+		c.SetWriteDeadline(time.Time{})
+		err = contextError("write", ctx, err)
+	}
+	return err
+}
+
+// contextError returns err for an operation that ctx cut short, marked so
+// that errors.Is matches ctx.Err().
+func contextError(op string, ctx context.Context, err error) error {
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("websocket: %s cut short by its context (%w): %w", op, context.Cause(ctx), err)
+}

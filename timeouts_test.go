@@ -1,0 +1,111 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestAppendMessageContextSoft checks that a read cancelled by its context
+// while it waits for the next message leaves the connection usable.
+func TestAppendMessageContextSoft(t *testing.T) {
+	type result struct {
+		err1, err2 error
+		msg        string
+	}
+	results := make(chan result, 1)
+	cancelled := make(chan struct{})
+	addr, _ := serveConn(t, Options{}, func(c *Conn) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		defer cancel()
+		_, _, err1 := c.AppendMessageContext(ctx, nil)
+		close(cancelled)
+		_, msg, err2 := c.AppendMessageContext(context.Background(), nil)
+		results <- result{err1, err2, string(msg)}
+	})
+	c := connect(t, addr)
+	await(t, cancelled, "the first read to end")
+	c.sendFrame(true, opText, []byte("next"))
+	r := await(t, results, "the handler's reads")
+	if !errors.Is(r.err1, context.DeadlineExceeded) {
+		t.Errorf("cancelled read: %v, want context.DeadlineExceeded", r.err1)
+	}
+	if r.err2 != nil || r.msg != "next" {
+		t.Errorf("read after the cancelled one: %q, %v", r.msg, r.err2)
+	}
+}
+
+// TestWriteMessageContext checks that a write bounded by a context is sent
+// before it returns, and that one blocked on a peer that does not read
+// fails when the context ends.
+func TestWriteMessageContext(t *testing.T) {
+	peer, nc := tcpPair(t)
+	c := newConn(nc, true, nil, &Options{}, negotiated{})
+	defer c.CloseNow()
+	if err := c.WriteMessageContext(context.Background(), TextMessage, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	peer.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, err := peer.Read(got); err != nil || string(got) != "\x81\x02hi" {
+		t.Fatalf("peer read %q, %v", got, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := c.WriteMessageContext(ctx, BinaryMessage, make([]byte, 64<<20))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("write to a stalled peer: %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// TestShortWriteDeadlineSparesPongs is gorilla's pattern: a short write
+// deadline around each write. A pong the read sends later must not fail on
+// the expired deadline, nor make the read fail.
+func TestShortWriteDeadlineSparesPongs(t *testing.T) {
+	readErr := make(chan error, 1)
+	wrote := make(chan struct{})
+	addr, _ := serveConn(t, Options{}, func(c *Conn) {
+		c.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
+		c.WriteMessage(TextMessage, []byte("hello"))
+		close(wrote)
+		_, _, err := c.ReadMessage()
+		readErr <- err
+	})
+	c := connect(t, addr)
+	c.expectFrame(opText, "hello")
+	await(t, wrote, "the write")
+	time.Sleep(30 * time.Millisecond) // let the deadline pass: the point of the test, not synchronisation
+	c.sendFrame(true, opPing, []byte("p"))
+	c.expectFrame(opPong, "p")
+	c.closeHandshake()
+	var ce *CloseError
+	if err := await(t, readErr, "the read"); !errors.As(err, &ce) {
+		t.Fatalf("read: %v, want the peer's close", err)
+	}
+}
+
+// TestPeerDropAfterPingIsReadError checks that when the peer drops the
+// connection after a ping, the read reports a read-side error, not the
+// failure of writing the pong.
+func TestPeerDropAfterPingIsReadError(t *testing.T) {
+	readErr := make(chan error, 1)
+	addr, _ := serveConn(t, Options{}, func(c *Conn) {
+		_, _, err := c.ReadMessage()
+		readErr <- err
+	})
+	c := connect(t, addr)
+	c.sendFrame(true, opPing, nil)
+	c.conn.(*net.TCPConn).SetLinger(0)
+	c.conn.Close()
+	err := await(t, readErr, "the read")
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op != "read" {
+		t.Fatalf("read: %v, from a %q, want a read error", err, oe.Op)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) || err == nil {
+		t.Fatalf("read: %v", err)
+	}
+}
