@@ -420,5 +420,8 @@ func (c *Conn) closeConn() error {
 	err := c.conn.Close()
 	c.stopKeepAlive()
 	c.wakeCloser()
+	if c.app != nil && c.app.server != nil {
+		c.app.server.untrack(c)
+	}
 	return err
 }

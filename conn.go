@@ -101,6 +101,7 @@ type Conn struct {
 	timerArmed bool        // the flush timer will run
 
 	keep *keepAlive // Options.KeepAlive, nil if off
+	app  *appState  // the application's value and tracking, made on first use
 
 	// Control frames the reader owes the peer, left for the holder of
 	// writeMu to send (see write.go); guarded by ctlMu, which is never held
@@ -162,6 +163,38 @@ func newConn(nc net.Conn, server bool, buffered []byte, o *Options, neg negotiat
 // Subprotocol returns the subprotocol chosen in the opening handshake, or ""
 // if none was.
 func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// appState is what a Conn keeps for the application: the value of
+// Server.Accept or SetValue, and the Server that tracks a connection from
+// Server.Upgrade until it closes.
+type appState struct {
+	value  any
+	server *Server
+}
+
+// appState returns c.app, making it on first use. The caller has c to
+// itself or holds no other lock (Conn construction, Server.Upgrade).
+func (c *Conn) appState() *appState {
+	if c.app == nil {
+		c.app = new(appState)
+	}
+	return c.app
+}
+
+// Value returns the value that Server.Accept returned for the connection,
+// or that SetValue set: per-connection data such as the authenticated user.
+// It returns nil if there is none.
+func (c *Conn) Value() any {
+	if c.app == nil {
+		return nil
+	}
+	return c.app.value
+}
+
+// SetValue sets the value that Value returns. It is not safe to call
+// concurrently with Value or SetValue: set it before the connection is
+// shared between goroutines.
+func (c *Conn) SetValue(v any) { c.appState().value = v }
 
 // SetReadLimit sets the largest message, in bytes, that reads accept, as
 // Options.ReadLimit does (n <= 0 restores DefaultReadLimit); a longer

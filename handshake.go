@@ -42,6 +42,40 @@ type handshakeError struct {
 
 func (e *handshakeError) Error() string { return e.msg }
 
+// HTTPError is an error that Server.Accept returns to refuse a request with
+// a status of its choosing, such as 401 Unauthorized; Message is the
+// response body.
+type HTTPError struct {
+	Status  int
+	Message string
+}
+
+// Error returns the message.
+func (e *HTTPError) Error() string { return e.Message }
+
+// checkAndAccept checks the request and, if it passes, asks accept, if set,
+// with r (made by request when accept needs it) whether to accept it. It
+// returns accept's value, or the refusal to answer with and the error to
+// return: the refusal itself, or Accept's error.
+func (req *upgradeRequest) checkAndAccept(opts *Options, accept func(*http.Request) (any, error), request func() *http.Request) (any, *handshakeError, error) {
+	if err := req.check(opts); err != nil {
+		return nil, err.(*handshakeError), err
+	}
+	if accept == nil {
+		return nil, nil, nil
+	}
+	value, err := accept(request())
+	if err == nil {
+		return value, nil, nil
+	}
+	he := &handshakeError{status: http.StatusForbidden, msg: err.Error()}
+	var status *HTTPError
+	if errors.As(err, &status) && status.Status >= 400 && status.Status < 600 {
+		he.status = status.Status
+	}
+	return nil, he, err
+}
+
 var (
 	errNotGET        = &handshakeError{http.StatusMethodNotAllowed, "websocket: the opening handshake must be a GET request"}
 	errHTTPVersion   = &handshakeError{http.StatusBadRequest, "websocket: the opening handshake needs HTTP/1.1 or later"}
@@ -72,6 +106,12 @@ func IsWebSocketUpgrade(r *http.Request) bool {
 // the 101 response (cookies, for example), except those of the handshake
 // itself.
 func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
+	return upgrade(w, r, opts, nil)
+}
+
+// upgrade does the work of Upgrade, asking accept, if set, whether to
+// accept a request that passed the checks (see Server.Accept).
+func upgrade(w http.ResponseWriter, r *http.Request, opts *Options, accept func(*http.Request) (any, error)) (*Conn, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
@@ -88,8 +128,8 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 		protocol:   r.Header["Sec-Websocket-Protocol"],
 		extensions: r.Header["Sec-Websocket-Extensions"],
 	}
-	if err := req.check(opts); err != nil {
-		he := err.(*handshakeError)
+	value, he, err := req.checkAndAccept(opts, accept, func() *http.Request { return r })
+	if he != nil {
 		if name, value := he.header(); name != "" {
 			w.Header().Set(name, value)
 		}
@@ -115,7 +155,11 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 		return nil, err
 	}
 	netConn.SetWriteDeadline(time.Time{})
-	return newConn(netConn, true, buffered, opts, neg), nil
+	c := newConn(netConn, true, buffered, opts, neg)
+	if value != nil {
+		c.SetValue(value)
+	}
+	return c, nil
 }
 
 // upgradeRequest is what the opening handshake reads of an HTTP request.

@@ -1,9 +1,11 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -39,17 +41,22 @@ func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, neg negotiated) 
 		}
 	}
 	var req upgradeRequest
-	err := parseUpgradeRequest(&req, buf[:end])
-	if err == nil {
-		err = req.check(&s.Options)
-	}
-	if err != nil {
+	if err := parseUpgradeRequest(&req, buf[:end]); err != nil {
 		s.refuseRaw(nc, err.(*handshakeError))
+		return nil, "", neg
+	}
+	value, he, _ := req.checkAndAccept(&s.Options, s.Accept, func() *http.Request { return httpRequest(nc, buf[:end+4]) })
+	if he != nil {
+		s.refuseRaw(nc, he)
 		return nil, "", neg
 	}
 	// Bytes after the request are the client's first frames.
 	neg = req.negotiate(&s.Options)
-	return newConn(nc, true, buf[end+4:n], &s.Options, neg), req.keys[0], neg
+	c = newConn(nc, true, buf[end+4:n], &s.Options, neg)
+	if value != nil {
+		c.SetValue(value)
+	}
+	return c, req.keys[0], neg
 }
 
 var (
@@ -249,6 +256,17 @@ func isRequestTarget(b []byte) bool {
 		}
 	}
 	return len(b) > 0
+}
+
+// httpRequest reads head, the request Serve read on nc up to its blank
+// line, with net/http's parser, for Server.Accept.
+func httpRequest(nc net.Conn, head []byte) *http.Request {
+	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil { // parseUpgradeRequest accepted it: net/http should too
+		r = &http.Request{Method: http.MethodGet, Header: http.Header{}, URL: &url.URL{}}
+	}
+	r.RemoteAddr = nc.RemoteAddr().String()
+	return r
 }
 
 // refuseRaw answers a refused handshake on a connection that net/http does

@@ -51,6 +51,17 @@ type Server struct {
 	// logged.
 	Handler func(*Conn)
 
+	// Accept, if set, is called with each request that passed the
+	// handshake's checks, before the response is sent, on the request's
+	// goroutine. It sees everything of the request: URL, cookies, the
+	// values middleware put in its context (under Serve, r holds the
+	// request line and every header line, and is read only when Accept is
+	// set). It returns the value that the connection's Value method will
+	// return, such as the authenticated user, or an error to refuse the
+	// request: an *HTTPError chooses the status, any other error gives 403
+	// Forbidden, and the error's text is the response body.
+	Accept func(r *http.Request) (value any, err error)
+
 	mu        sync.Mutex
 	conns     map[*Conn]struct{} // connections whose Handler runs
 	listeners map[net.Listener]struct{}
@@ -61,12 +72,40 @@ type Server struct {
 // ServeHTTP upgrades the request, answering with an HTTP error if it is not
 // a valid WebSocket handshake, and starts s.Handler on the connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := Upgrade(w, r, &s.Options)
+	c, err := upgrade(w, r, &s.Options, s.Accept)
 	if err != nil {
 		return
 	}
 	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
 	go s.run(c, srv)
+}
+
+// Upgrade upgrades the request as ServeHTTP does, with the Server's
+// Options and Accept, but returns the connection to the caller instead of
+// running Handler: for handlers that upgrade themselves, yet want the
+// Server's Shutdown to close their connections with 1001 and wait until
+// they are closed. The caller must close the connection when done with it.
+// After Shutdown it refuses the request with 503 and returns
+// http.ErrServerClosed.
+func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
+	s.mu.Lock()
+	closed := s.shutdown
+	s.mu.Unlock()
+	if closed {
+		http.Error(w, "websocket: the server is shutting down", http.StatusServiceUnavailable)
+		return nil, http.ErrServerClosed
+	}
+	c, err := upgrade(w, r, &s.Options, s.Accept)
+	if err != nil {
+		return nil, err
+	}
+	c.appState().server = s // untracked when the connection closes
+	if !s.track(c) {
+		c.app.server = nil
+		c.Close(StatusGoingAway, "server shutting down")
+		return nil, http.ErrServerClosed
+	}
+	return c, nil
 }
 
 // Shutdown closes every connection the Server is serving with status 1001

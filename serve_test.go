@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -108,5 +110,124 @@ func TestServeAfterShutdown(t *testing.T) {
 			conn.Close()
 		}
 		t.Errorf("Accept on the listener after Serve returned: %v; want net.ErrClosed", err)
+	}
+}
+
+// TestAccept checks Server.Accept on both ways in, net/http and Serve: it
+// sees the request's URL and cookies, its value reaches the handler through
+// Conn.Value, and its error refuses the request with the HTTPError's status
+// (403 for other errors), reported to OnRefuse.
+func TestAccept(t *testing.T) {
+	for _, viaServe := range []bool{false, true} {
+		t.Run(map[bool]string{false: "net/http", true: "Serve"}[viaServe], func(t *testing.T) {
+			values := make(chan any, 1)
+			refused := make(chan int, 2)
+			s := &Server{
+				Options: Options{OnRefuse: func(_ string, status int, _ error) { refused <- status }},
+				Accept: func(r *http.Request) (any, error) {
+					switch r.URL.Query().Get("who") {
+					case "":
+						return nil, &HTTPError{Status: http.StatusUnauthorized, Message: "who are you?"}
+					case "mallory":
+						return nil, errors.New("not you")
+					}
+					cookie, err := r.Cookie("session")
+					if err != nil {
+						return nil, err
+					}
+					return r.URL.Query().Get("who") + "/" + cookie.Value, nil
+				},
+				Handler: func(c *Conn) { values <- c.Value() },
+			}
+			var addr string
+			if viaServe {
+				addr, _ = serveListener(t, s)
+			} else {
+				addr = serveWS(t, s, false).Listener.Addr().String()
+			}
+			for _, tt := range []struct {
+				query  string
+				status int
+			}{{"", http.StatusUnauthorized}, {"?who=mallory", http.StatusForbidden}} {
+				_, resp, err := Dial(context.Background(), "ws://"+addr+"/"+tt.query, nil)
+				if err == nil || resp == nil || resp.StatusCode != tt.status {
+					t.Fatalf("query %q: %v, %v; want status %d", tt.query, resp, err, tt.status)
+				}
+				if got := await(t, refused, "OnRefuse"); got != tt.status {
+					t.Errorf("OnRefuse status %d, want %d", got, tt.status)
+				}
+			}
+			c := mustDial(t, "ws://"+addr+"/?who=alice", &DialOptions{Header: http.Header{"Cookie": {"session=s3"}}})
+			defer c.CloseNow()
+			if v := await(t, values, "the handler"); v != "alice/s3" {
+				t.Errorf("Value %v, want alice/s3", v)
+			}
+		})
+	}
+}
+
+// TestServerUpgradeShutdown checks that connections a handler upgraded with
+// Server.Upgrade take part in Shutdown: they get 1001, the handler's read
+// says this side closed, and Shutdown waits until they are closed.
+func TestServerUpgradeShutdown(t *testing.T) {
+	s := &Server{}
+	readErr := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		go func() {
+			_, _, err := c.ReadMessage()
+			readErr <- err
+			c.Close(StatusNormalClosure, "")
+		}()
+	}))
+	t.Cleanup(srv.Close)
+	c := mustDial(t, wsURL(srv.Listener.Addr().String()), nil)
+	defer c.CloseNow()
+	go c.ReadMessage() // answers the close
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	var ce *CloseError
+	err := await(t, readErr, "the handler's read")
+	if !errors.As(err, &ce) || ce.Code != StatusGoingAway || !strings.Contains(err.Error(), "closed by this side") {
+		t.Fatalf("handler's read: %v, want this side's 1001, answered", err)
+	}
+	s.mu.Lock()
+	left := len(s.conns)
+	s.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d connections still tracked after Shutdown", left)
+	}
+}
+
+// TestCheckOriginAndReadLimit checks Options.CheckOrigin, consulted for an
+// Origin the rules refuse, and Conn.SetReadLimit after the upgrade.
+func TestCheckOriginAndReadLimit(t *testing.T) {
+	asked := make(chan string, 1)
+	addr, _ := serveConn(t, Options{CheckOrigin: func(origin, host string) bool {
+		asked <- origin
+		return origin == "https://friend.example"
+	}}, func(c *Conn) {
+		c.SetReadLimit(10)
+		c.ReadMessage()
+	})
+	_, resp, err := Dial(context.Background(), wsURL(addr), &DialOptions{Header: http.Header{"Origin": {"https://foe.example"}}})
+	if err == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %v", err)
+	}
+	await(t, asked, "CheckOrigin")
+	c := mustDial(t, wsURL(addr), &DialOptions{Header: http.Header{"Origin": {"https://friend.example"}}})
+	if got := await(t, asked, "CheckOrigin"); got != "https://friend.example" {
+		t.Errorf("CheckOrigin asked about %q", got)
+	}
+	c.WriteMessage(BinaryMessage, make([]byte, 11))
+	var ce *CloseError
+	if _, _, err := c.ReadMessage(); !errors.As(err, &ce) || ce.Code != StatusMessageTooBig {
+		t.Fatalf("message over the new limit: %v, want 1009", err)
 	}
 }
