@@ -259,3 +259,159 @@ func ExampleStatusCode_String() {
 	// 1001 (going away)
 	// 4001
 }
+
+// Server.Accept sees the request before the handshake, here to
+// authenticate the client from a cookie; its value reaches the handler
+// through Conn.Value.
+func ExampleServer_accept() {
+	srv := &websocket.Server{
+		Accept: func(r *http.Request) (any, error) {
+			cookie, err := r.Cookie("session")
+			if err != nil || cookie.Value != "s3cret" {
+				return nil, &websocket.HTTPError{Status: http.StatusUnauthorized, Message: "log in first"}
+			}
+			return "alice", nil // the user the session belongs to
+		},
+		Handler: func(c *websocket.Conn) {
+			c.WriteMessage(websocket.TextMessage, []byte("hello, "+c.Value().(string)))
+		},
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	_, resp, err := websocket.Dial(context.Background(), "ws://"+ts.Listener.Addr().String(), nil)
+	fmt.Println(resp.StatusCode, err != nil)
+	c, _, err := websocket.Dial(context.Background(), "ws://"+ts.Listener.Addr().String(), &websocket.DialOptions{
+		Header: http.Header{"Cookie": {"session=s3cret"}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, msg, _ := c.ReadMessage()
+	fmt.Println(string(msg))
+	// Output:
+	// 401 true
+	// hello, alice
+}
+
+// Server.Upgrade is Upgrade for handlers that upgrade themselves but want
+// Server.Shutdown to close their connections with 1001 and wait for them.
+func ExampleServer_Upgrade() {
+	ws := &websocket.Server{Options: websocket.Options{KeepAlive: 30 * time.Second}}
+	http.HandleFunc("/feed", func(w http.ResponseWriter, r *http.Request) {
+		c, err := ws.Upgrade(w, r)
+		if err != nil {
+			return // refused, or shutting down
+		}
+		go func() {
+			defer c.Close(websocket.StatusNormalClosure, "")
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return // the peer closed, or Shutdown did
+				}
+			}
+		}()
+	})
+	// On SIGTERM: first the http.Server's Shutdown, then ws.Shutdown(ctx).
+}
+
+// With Options.KeepAlive the Conn pings a quiet peer and fails the
+// connection when no answer comes: the read returns ErrKeepAliveTimeout.
+// No ticker, pong handler or deadline bookkeeping is needed.
+func ExampleOptions_keepAlive() {
+	srv := &websocket.Server{
+		Options: websocket.Options{KeepAlive: 25 * time.Second, KeepAliveTimeout: 10 * time.Second},
+		Handler: func(c *websocket.Conn) {
+			for {
+				_, _, err := c.ReadMessage()
+				if errors.Is(err, websocket.ErrKeepAliveTimeout) {
+					log.Printf("%v stopped answering", c.RemoteAddr())
+				}
+				if err != nil {
+					return
+				}
+			}
+		},
+	}
+	http.Handle("/live", srv)
+}
+
+// A read bounded by a context that ends while the connection is quiet
+// leaves the connection usable: here a loop wakes up every second to do
+// other work.
+func ExampleConn_AppendMessageContext() {
+	work := func(c *websocket.Conn) {
+		var buf []byte
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			typ, msg, err := c.AppendMessageContext(ctx, buf[:0])
+			cancel()
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				log.Print("quiet second; doing housekeeping")
+				continue
+			case err != nil:
+				return
+			}
+			buf = msg
+			log.Printf("%v message of %d bytes", typ, len(msg))
+		}
+	}
+	http.Handle("/work", websocket.Handler(work))
+}
+
+// WriteMessageContext bounds a write in one call, and returns once the
+// message has been handed to the operating system.
+func ExampleConn_WriteMessageContext() {
+	notify := func(c *websocket.Conn, event []byte) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return c.WriteMessageContext(ctx, websocket.TextMessage, event)
+	}
+	_ = notify
+}
+
+// PingRTT measures the round trip to the peer while another goroutine reads.
+func ExampleConn_PingRTT() {
+	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) { c.ReadMessage() }))
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws://"+srv.Listener.Addr().String(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	go c.ReadMessage() // pongs are received by reads
+	rtt, err := c.PingRTT(context.Background())
+	fmt.Println(err == nil, rtt > 0)
+	// Output: true true
+}
+
+// Compression is negotiated when both sides enable it; WriteMessageCompressed
+// keeps one message out of it.
+func ExampleCompressionOptions() {
+	co := &websocket.CompressionOptions{WindowBits: 12} // 4 KiB windows per direction
+	srv := httptest.NewServer(&websocket.Server{
+		Options: websocket.Options{Compression: co},
+		Handler: func(c *websocket.Conn) {
+			c.WriteMessage(websocket.TextMessage, []byte(`{"greeting":"hello","greeting2":"hello"}`))
+			c.WriteMessageCompressed(websocket.TextMessage, []byte(`{"token":"secret"}`), false)
+			c.ReadMessage()
+		},
+	})
+	defer srv.Close()
+	c, resp, err := websocket.Dial(context.Background(), "ws://"+srv.Listener.Addr().String(), &websocket.DialOptions{
+		Options: websocket.Options{Compression: co},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	fmt.Println(resp.Header.Get("Sec-WebSocket-Extensions"))
+	_, a, _ := c.ReadMessage()
+	_, b, _ := c.ReadMessage()
+	fmt.Println(string(a), string(b))
+	// Output:
+	// permessage-deflate; server_max_window_bits=12
+	// {"greeting":"hello","greeting2":"hello"} {"token":"secret"}
+}
