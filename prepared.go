@@ -53,7 +53,7 @@ type PreparedMessage struct {
 	payload []byte // the uncompressed payload: frame[len(frame)-len(payload):]
 	frame   []byte // the unmasked, uncompressed frame a server sends
 
-	mu       sync.Mutex                        // serialises the making of compressed variants
+	mu       sync.Mutex                         // serialises the making of compressed variants
 	deflated atomic.Pointer[[]*preparedDeflate] // the compressed variants made so far, never changed once stored
 }
 
