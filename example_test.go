@@ -1,6 +1,7 @@
 package websocket_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/wsproject/websocket"
@@ -414,4 +417,171 @@ func ExampleCompressionOptions() {
 	// Output:
 	// permessage-deflate; server_max_window_bits=12
 	// {"greeting":"hello","greeting2":"hello"} {"token":"secret"}
+}
+
+// chatHub is the hub of ExamplePreparedMessage: each member has a bounded
+// queue and a goroutine that writes from it, so that broadcast never waits
+// for a slow reader.
+type chatHub struct {
+	mu      sync.Mutex
+	members map[*websocket.Conn]chan *websocket.PreparedMessage
+	joined  chan struct{} // for the example's output order only
+}
+
+// serve runs one member: it joins, writes what its queue receives on a
+// goroutine of its own, and reads until the connection ends.
+func (h *chatHub) serve(c *websocket.Conn) {
+	queue := make(chan *websocket.PreparedMessage, 64)
+	h.mu.Lock()
+	h.members[c] = queue
+	h.mu.Unlock()
+	h.joined <- struct{}{}
+	go func() {
+		for pm := range queue {
+			if c.WritePreparedMessage(pm) != nil {
+				c.CloseNow()
+				return
+			}
+		}
+	}()
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			break
+		}
+	}
+	h.drop(c)
+}
+
+// broadcast puts pm on every member's queue without waiting; a member whose
+// queue is full is too slow to keep up and is dropped with status 1013.
+func (h *chatHub) broadcast(pm *websocket.PreparedMessage) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c, queue := range h.members {
+		select {
+		case queue <- pm:
+		default:
+			h.dropLocked(c)
+			go c.Close(websocket.StatusTryAgainLater, "too slow")
+		}
+	}
+}
+
+// drop removes c, if still a member, and ends its writer.
+func (h *chatHub) drop(c *websocket.Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropLocked(c)
+}
+
+// dropLocked is drop with h.mu held.
+func (h *chatHub) dropLocked(c *websocket.Conn) {
+	if queue, ok := h.members[c]; ok {
+		delete(h.members, c)
+		close(queue)
+	}
+}
+
+// A PreparedMessage is framed once and sent to many connections. The hub
+// here never waits for a member: each has a bounded queue and a writer
+// goroutine, and a member that falls behind by a whole queue is dropped.
+func ExamplePreparedMessage() {
+	h := &chatHub{members: make(map[*websocket.Conn]chan *websocket.PreparedMessage), joined: make(chan struct{})}
+	srv := httptest.NewServer(websocket.Handler(h.serve))
+	defer srv.Close()
+
+	var clients []*websocket.Conn
+	for range 3 {
+		c, _, err := websocket.Dial(context.Background(), "ws://"+srv.Listener.Addr().String(), nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.Close(websocket.StatusNormalClosure, "")
+		clients = append(clients, c)
+		<-h.joined
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte("hello, everyone"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	h.broadcast(pm)
+	for i, c := range clients {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("client %d: %s\n", i, msg)
+	}
+	// Output:
+	// client 0: hello, everyone
+	// client 1: hello, everyone
+	// client 2: hello, everyone
+}
+
+// WriteJSON sends a value as one text message of JSON; ReadJSON decodes
+// the next message into a value.
+func ExampleConn_WriteJSON() {
+	type move struct {
+		Piece string `json:"piece"`
+		To    string `json:"to"`
+	}
+	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+		var m move
+		for c.ReadJSON(&m) == nil {
+			m.To = "e5" // the server's answer
+			if c.WriteJSON(m) != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+
+	c, _, err := websocket.Dial(context.Background(), "ws://"+srv.Listener.Addr().String(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close(websocket.StatusNormalClosure, "")
+	if err := c.WriteJSON(move{Piece: "pawn", To: "e4"}); err != nil {
+		log.Fatal(err)
+	}
+	var answer move
+	if err := c.ReadJSON(&answer); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%+v\n", answer)
+	// Output: {Piece:pawn To:e5}
+}
+
+// NetConn turns a connection into a byte stream for a protocol that
+// brings its own framing: here lines of text, read with bufio.
+func ExampleNetConn() {
+	srv := httptest.NewServer(websocket.Handler(func(c *websocket.Conn) {
+		stream := websocket.NetConn(c, websocket.BinaryMessage)
+		lines := bufio.NewScanner(stream)
+		for lines.Scan() {
+			fmt.Fprintf(stream, "%s!\n", strings.ToUpper(lines.Text()))
+		}
+	}))
+	defer srv.Close()
+
+	c, _, err := websocket.Dial(context.Background(), "ws://"+srv.Listener.Addr().String(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stream := websocket.NetConn(c, websocket.BinaryMessage)
+	defer stream.Close()
+	// One message may carry several lines, or part of one.
+	io.WriteString(stream, "hel")
+	io.WriteString(stream, "lo\nworld\n")
+	answers := bufio.NewReader(stream)
+	for range 2 {
+		line, err := answers.ReadString('\n')
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Print(line)
+	}
+	// Output:
+	// HELLO!
+	// WORLD!
 }

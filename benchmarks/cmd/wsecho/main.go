@@ -1,7 +1,8 @@
 // Command wsecho is the echo server that the side-by-side benchmarks run for
 // this library: it upgrades every request on "/", echoes each message with
 // its type, and prints "ready" once it listens. With WSBENCH_STATS_ADDR set
-// it also serves allocation counters there (see stats.go).
+// it also serves allocation counters there (see stats.go). On "/broadcast"
+// it runs the fanout scenario's hub (see hub.go).
 package main
 
 import (
@@ -29,9 +30,9 @@ func main() {
 	}
 	fmt.Println("ready")
 	if *viaHTTP {
-		log.Fatal(http.Serve(ln, srv))
+		log.Fatal(http.Serve(ln, broadcastMux(srv)))
 	}
-	log.Fatal(srv.Serve(ln))
+	log.Fatal(srv.Serve(routeBroadcast(ln, srv)))
 }
 
 // echo sends every message back with the same type, reusing one buffer.
