@@ -295,6 +295,7 @@ func expectServerCompressed(t *testing.T, compressed <-chan bool) {
 // gorillaPeer is a gorilla client.
 type gorillaPeer struct{ c *gorilla.Conn }
 
+// send writes p as one message.
 func (g gorillaPeer) send(typ websocket.MessageType, p []byte) error {
 	return g.c.WriteMessage(int(typ), p)
 }
@@ -317,11 +318,13 @@ func (g gorillaPeer) sendFragmented(typ websocket.MessageType, parts [][]byte) e
 	return w.Close()
 }
 
+// receive reads one message.
 func (g gorillaPeer) receive() (websocket.MessageType, []byte, error) {
 	typ, p, err := g.c.ReadMessage()
 	return websocket.MessageType(typ), p, err
 }
 
+// close sends close 1000 and waits for its echo.
 func (g gorillaPeer) close() error {
 	if err := g.c.WriteMessage(gorilla.CloseMessage, gorilla.FormatCloseMessage(1000, "bye")); err != nil {
 		return err
@@ -367,6 +370,7 @@ type coderPeer struct {
 	c   *coder.Conn
 }
 
+// send writes b as one message.
 func (p coderPeer) send(typ websocket.MessageType, b []byte) error {
 	return p.c.Write(p.ctx, coder.MessageType(typ), b)
 }
@@ -386,11 +390,13 @@ func (p coderPeer) sendFragmented(typ websocket.MessageType, parts [][]byte) err
 	return w.Close()
 }
 
+// receive reads one message.
 func (p coderPeer) receive() (websocket.MessageType, []byte, error) {
 	typ, b, err := p.c.Read(p.ctx)
 	return websocket.MessageType(typ), b, err
 }
 
+// close runs coder's close handshake with 1000.
 func (p coderPeer) close() error { return p.c.Close(coder.StatusNormalClosure, "bye") }
 
 // TestDeflateCoderClient runs coder's client in both its compression modes
@@ -442,6 +448,7 @@ func TestDeflateCoderClient(t *testing.T) {
 // ourPeer is our client.
 type ourPeer struct{ c *websocket.Conn }
 
+// send writes p as one message.
 func (o ourPeer) send(typ websocket.MessageType, p []byte) error { return o.c.WriteMessage(typ, p) }
 
 // sendFragmented writes the parts through one NextWriter, which sends a
@@ -462,8 +469,10 @@ func (o ourPeer) sendFragmented(typ websocket.MessageType, parts [][]byte) error
 	return w.Close()
 }
 
+// receive reads one message.
 func (o ourPeer) receive() (websocket.MessageType, []byte, error) { return o.c.ReadMessage() }
 
+// close runs our close handshake with 1000.
 func (o ourPeer) close() error { return o.c.Close(websocket.StatusNormalClosure, "bye") }
 
 // dialDeflate runs deflateScript with our client, with each of

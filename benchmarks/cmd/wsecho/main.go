@@ -28,6 +28,8 @@ import (
 	"github.com/wsproject/websocket"
 )
 
+// main reads the flags and the environment, listens, prints "ready" and
+// serves until the process is killed.
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9010", "listen address")
 	viaHTTP := flag.Bool("http", false, "upgrade through net/http (Server as an http.Handler) instead of Server.Serve")
