@@ -74,6 +74,14 @@ const deflateTail = "\x00\x00\xff\xff\x01\x00\x00\xff\xff"
 // holds only while it reads a compressed message.
 var inflaterPool sync.Pool
 
+// Compressed reports whether permessage-deflate was negotiated for the
+// connection, that is, whether both sides set Options.Compression and agreed
+// on it in the opening handshake. It costs nothing and never changes over
+// the connection's life. Even when it reports true, a message may travel
+// uncompressed (see CompressionOptions.Threshold and
+// WriteMessageCompressed).
+func (c *Conn) Compressed() bool { return c.compress != nil }
+
 // checkRSV1 returns the error for a frame header h with RSV1 set, or nil if
 // it begins a compressed message (RFC 7692 section 6). The caller holds
 // readMu.

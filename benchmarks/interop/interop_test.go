@@ -62,10 +62,21 @@ func utf8Prefix(b []byte) bool {
 // an http.Handler behind net/http, which calls Upgrade.
 func ourEcho(t *testing.T, serve bool) (url string, ended <-chan error) {
 	t.Helper()
+	return ourEchoWith(t, serve, nil, nil)
+}
+
+// ourEchoWith is ourEcho with permessage-deflate set to co (nil: off). If
+// compressed is not nil, each handler first sends it whether its Conn
+// negotiated compression.
+func ourEchoWith(t *testing.T, serve bool, co *websocket.CompressionOptions, compressed chan<- bool) (url string, ended <-chan error) {
+	t.Helper()
 	ch := make(chan error, 16)
 	s := &websocket.Server{
-		Options: websocket.Options{ReadLimit: 8 << 20, Subprotocols: []string{"chat"}},
+		Options: websocket.Options{ReadLimit: 8 << 20, Subprotocols: []string{"chat"}, Compression: co},
 		Handler: func(c *websocket.Conn) {
+			if compressed != nil {
+				compressed <- c.Compressed()
+			}
 			var buf []byte
 			for {
 				typ, msg, err := c.AppendMessage(buf[:0])

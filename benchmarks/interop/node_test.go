@@ -66,7 +66,13 @@ func nodeClient(t *testing.T, node, url string, ended <-chan error) {
 // TestOurClientNodeServer runs our client against node/server.js.
 func TestOurClientNodeServer(t *testing.T) {
 	node := requireNode(t)
-	cmd := exec.Command(node, filepath.Join(nodeDir, "server.js"))
+	dialAndEcho(t, startNodeServer(t, node))
+}
+
+// startNodeServer runs node/server.js with args and returns its URL.
+func startNodeServer(t *testing.T, node string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(node, append([]string{filepath.Join(nodeDir, "server.js")}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -91,5 +97,5 @@ func TestOurClientNodeServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node server.js printed no port: %v", err)
 	}
-	dialAndEcho(t, "ws://127.0.0.1:"+strings.TrimSpace(port))
+	return "ws://127.0.0.1:" + strings.TrimSpace(port)
 }

@@ -43,6 +43,12 @@ const browserTestTimeout = 90 * time.Second
 // browserBigSize is the size of the large messages the page sends: 1 MiB.
 const browserBigSize = 1 << 20
 
+// browserBurst is how many JSON messages the page sends in one burst before
+// reading their echoes, which puts many compressed messages in a row on
+// each direction of the connection, so that each must decompress with the
+// context the ones before it left.
+const browserBurst = 500
+
 // browserBigSeed seeds the xorshift32 generator that fills the large binary
 // message, in the page and in browserBigSum alike.
 const browserBigSeed = 0x9e3779b9
@@ -100,7 +106,7 @@ const browserScript = `(async () => {
 		r.opened = true;
 		r.protocol = ws.protocol;
 		r.extensions = ws.extensions;
-		step("open, protocol " + JSON.stringify(ws.protocol));
+		step("open, protocol " + JSON.stringify(ws.protocol) + ", extensions " + JSON.stringify(ws.extensions));
 
 		const text = "hello, w\u00f6rld \u2013 \u2713 \ud83d\ude00";
 		ws.send(text);
@@ -154,6 +160,41 @@ const browserScript = `(async () => {
 		r.bigTextEqual = bt === bigText;
 		step("1 MiB text echo");
 
+		// A burst of chat-like JSON, 200 to 700 bytes each, keys and
+		// phrases repeating, with some 100 KiB binary messages among them.
+		const users = ["ana", "bj\u00f8rn", "chlo\u00e9", "dmitrij", "\u00e9mile", "fatima", "g\u014d"];
+		const words = ["hello", "the deploy is green", "lunch?", "see the dashboard", "ship it", "\ud83d\udc4d",
+			"who broke main", "\u043f\u0440\u0438\u0432\u0435\u0442", "looks good to me"];
+		const burst = [];
+		for (let i = 0; i < BURST; i++) {
+			if (i % 100 === 50) {
+				const b = new Uint8Array(100 * 1024);
+				for (let j = 0; j < b.length; j++) b[j] = (j * 31 + i) & 255;
+				burst.push(b);
+				continue;
+			}
+			const blocks = [];
+			for (let j = 0; j <= i % 6; j++) blocks.push({kind: "text", text: words[(i + j * 3) % words.length], bold: j % 2 === 0});
+			burst.push(JSON.stringify({type: "message", id: i, channel: "general",
+				ts: new Date(Date.UTC(2025, 0, 1, 12, i % 60, (i * 7) % 60)).toISOString(),
+				user: {name: users[i % users.length], avatar: "https://cdn.example.com/avatars/" + users[i % users.length] + "/128.png"},
+				blocks, read_by: users.slice(0, 1 + i % users.length)}));
+		}
+		for (const m of burst) ws.send(m);
+		r.burstSent = burst.length;
+		r.burstEqual = 0;
+		for (let i = 0; i < burst.length; i++) {
+			const e = await next("echo " + i + " of the burst");
+			const want = burst[i];
+			if (typeof want === "string" ? e === want :
+				e instanceof ArrayBuffer && e.byteLength === want.length && new Uint8Array(e).every((v, j) => v === want[j])) {
+				r.burstEqual++;
+			} else if (r.burstFirstBad === undefined) {
+				r.burstFirstBad = i;
+			}
+		}
+		step("burst of " + burst.length + " echoes");
+
 		ws.close(1000, "done");
 		const c = await limit(closed, 10000, "the close event");
 		r.closeCode = c.code;
@@ -195,14 +236,20 @@ type browserResult struct {
 	BigTextRecvSum uint32 `json:"bigTextRecvSum"`
 	BigTextEqual   bool   `json:"bigTextEqual"`
 
+	BurstSent     int  `json:"burstSent"`
+	BurstEqual    int  `json:"burstEqual"`
+	BurstFirstBad *int `json:"burstFirstBad"`
+
 	CloseCode   int    `json:"closeCode"`
 	CloseReason string `json:"closeReason"`
 	WasClean    bool   `json:"wasClean"`
 }
 
 // TestBrowserEcho runs the echo program and has headless Chromium's own
-// WebSocket talk to it from the echo page: subprotocol choice, text, binary
-// and 1 MiB echoes, and a clean close.
+// WebSocket talk to it from the echo page: subprotocol choice, the
+// permessage-deflate that Chromium offers by default and the echo accepts,
+// text, binary and 1 MiB echoes, a burst of 500 messages, and a clean
+// close.
 func TestBrowserEcho(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skip("headless Chromium not installed at /usr/bin/chromium (Debian package chromium); .ci/run installs it")
@@ -214,7 +261,7 @@ func TestBrowserEcho(t *testing.T) {
 
 	bin := buildEchoBinary(ctx, t)
 	phase("built the echo program")
-	addr := startEchoBinary(ctx, t, bin)
+	addr, echoLog := startEchoBinary(ctx, t, bin)
 	startURL := "http://" + addr + "/"
 	phase("echo program serves " + startURL)
 
@@ -250,6 +297,10 @@ func TestBrowserEcho(t *testing.T) {
 	}
 	phase("script in the page finished")
 	checkBrowserResult(t, res, startURL)
+	// The handler logged its connection's opening before it echoed.
+	if want := `subprotocol="chat" permessage-deflate=true`; !strings.Contains(echoLog.String(), want) {
+		t.Errorf("the echo program's log lacks %q", want)
+	}
 	if t.Failed() {
 		var ui string
 		if err := cdp.evaluate(ctx, `document.body ? document.body.innerText.slice(0, 4000) : ""`, &ui); err != nil {
@@ -277,8 +328,8 @@ func checkBrowserResult(t *testing.T, r browserResult, startURL string) {
 	if r.Protocol != "chat" {
 		t.Errorf("protocol = %q, want \"chat\"", r.Protocol)
 	}
-	if r.Extensions != "" {
-		t.Errorf("extensions = %q, want none", r.Extensions)
+	if !strings.HasPrefix(r.Extensions, "permessage-deflate") {
+		t.Errorf("extensions = %q, want permessage-deflate, which Chromium offers by default", r.Extensions)
 	}
 	if r.TextKind != "string" || !r.TextEqual {
 		t.Errorf("text echo: came back as %q, equal %v; want an equal string", r.TextKind, r.TextEqual)
@@ -302,6 +353,13 @@ func checkBrowserResult(t *testing.T, r browserResult, startURL string) {
 	if r.BigTextKind != "string" || !r.BigTextEqual || r.BigTextRecvLen != r.BigTextSentLen || r.BigTextRecvSum != r.BigTextSentSum {
 		t.Errorf("1 MiB text echo: came back as %q of %d UTF-8 bytes with FNV-1a %#08x, equal %v; sent %d bytes with %#08x",
 			r.BigTextKind, r.BigTextRecvLen, r.BigTextRecvSum, r.BigTextEqual, r.BigTextSentLen, r.BigTextSentSum)
+	}
+	if r.BurstSent != browserBurst || r.BurstEqual != browserBurst {
+		first := -1
+		if r.BurstFirstBad != nil {
+			first = *r.BurstFirstBad
+		}
+		t.Errorf("burst: %d of %d echoes equal (first bad: %d); want all %d", r.BurstEqual, r.BurstSent, first, browserBurst)
 	}
 	if r.CloseCode != 1000 || !r.WasClean {
 		t.Errorf("close event: code %d, reason %q, wasClean %v; want code 1000, wasClean true",
@@ -331,6 +389,7 @@ func browserScriptText() string {
 	return strings.NewReplacer(
 		"BIG_SIZE", fmt.Sprint(browserBigSize),
 		"BIG_SEED", fmt.Sprintf("%#x", browserBigSeed),
+		"BURST", fmt.Sprint(browserBurst),
 	).Replace(browserScript)
 }
 
@@ -418,8 +477,9 @@ func startProcessGroup(t *testing.T, cmd *exec.Cmd, name string) <-chan struct{}
 }
 
 // startEchoBinary runs the echo program bin on a free loopback port and
-// waits, for a bounded time, until it answers GET /. It returns the address.
-func startEchoBinary(ctx context.Context, t *testing.T, bin string) string {
+// waits, for a bounded time, until it answers GET /. It returns the address
+// and the end of the program's output.
+func startEchoBinary(ctx context.Context, t *testing.T, bin string) (string, *tailBuffer) {
 	t.Helper()
 	addr := browserFreeAddr(t)
 	out := &tailBuffer{max: 64 << 10}
@@ -437,7 +497,7 @@ func startEchoBinary(ctx context.Context, t *testing.T, bin string) string {
 	for {
 		err := browserGetOK(ctx, client, "http://"+addr+"/")
 		if err == nil {
-			return addr
+			return addr, out
 		}
 		select {
 		case <-exited:

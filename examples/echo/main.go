@@ -10,6 +10,12 @@
 // "/" is answered by the echo, which sends every message back with the same
 // type. The flag -addr sets the listening address (default ":8080").
 //
+// The echo accepts permessage-deflate (RFC 7692), which browsers offer, with
+// context takeover at the default 32 KiB window: each connection keeps up
+// to 64 KiB of compression history while it lives, in exchange for much
+// smaller repetitive messages. The flag -compress=false turns it off. The
+// log line of each new connection says whether it was negotiated.
+//
 // The server offers the subprotocols "chat" and "superchat", preferring
 // "chat", accepts messages up to 64 MiB, and allows only pages from its own
 // host to connect (the library's default origin check). On SIGINT or
@@ -62,8 +68,9 @@ type echoServer struct {
 	ws     websocket.Server
 }
 
-// newServer returns the echo server's handler, which logs to logger.
-func newServer(logger *log.Logger) *echoServer {
+// newServer returns the echo server's handler, which logs to logger and
+// accepts permessage-deflate if compress is set.
+func newServer(logger *log.Logger, compress bool) *echoServer {
 	s := &echoServer{logger: logger}
 	s.ws = websocket.Server{
 		Options: websocket.Options{
@@ -73,6 +80,11 @@ func newServer(logger *log.Logger) *echoServer {
 			ReadLimit:    readLimit,
 		},
 		Handler: s.echo,
+	}
+	if compress {
+		// The defaults: context takeover, a 32 KiB window, level 1, and
+		// messages under 128 bytes sent as they are.
+		s.ws.Options.Compression = &websocket.CompressionOptions{}
 	}
 	return s
 }
@@ -101,10 +113,11 @@ func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // echo is the WebSocket handler: it sends every message back until the
-// connection ends, and logs the connection's opening and end.
+// connection ends, and logs the connection's opening, with its subprotocol
+// and whether it compresses, and its end.
 func (s *echoServer) echo(c *websocket.Conn) {
 	addr := c.RemoteAddr()
-	s.logger.Printf("open %s subprotocol=%q", addr, c.Subprotocol())
+	s.logger.Printf("open %s subprotocol=%q permessage-deflate=%v", addr, c.Subprotocol(), c.Compressed())
 	err := echoMessages(c)
 	s.logger.Printf("closed %s: %v", addr, err)
 }
@@ -139,16 +152,17 @@ func (s *echoServer) Shutdown(ctx context.Context) error {
 	return s.ws.Shutdown(ctx)
 }
 
-// run serves the echo on addr until ctx is done, then shuts down: it stops
-// accepting, waits for plain HTTP requests, closes the WebSocket
-// connections with status 1001, and waits for their handlers, all within
-// shutdownTimeout. It returns an error only if serving failed.
-func run(ctx context.Context, addr string, logger *log.Logger) error {
+// run serves the echo on addr, with permessage-deflate if compress is set,
+// until ctx is done, then shuts down: it stops accepting, waits for plain
+// HTTP requests, closes the WebSocket connections with status 1001, and
+// waits for their handlers, all within shutdownTimeout. It returns an error
+// only if serving failed.
+func run(ctx context.Context, addr string, compress bool, logger *log.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	echo := newServer(logger)
+	echo := newServer(logger, compress)
 	srv := &http.Server{
 		Handler:           echo,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -195,6 +209,7 @@ func pageURL(addr net.Addr) string {
 // main parses the flags and runs the server until SIGINT or SIGTERM.
 func main() {
 	addr := flag.String("addr", ":8080", "TCP `address` to listen on")
+	compress := flag.Bool("compress", true, "accept permessage-deflate compression, with context takeover")
 	flag.Parse()
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 
@@ -203,7 +218,7 @@ func main() {
 	// After the first signal, a second one stops the program at once.
 	context.AfterFunc(ctx, stop)
 
-	if err := run(ctx, *addr, logger); err != nil {
+	if err := run(ctx, *addr, *compress, logger); err != nil {
 		logger.Fatal(err)
 	}
 }

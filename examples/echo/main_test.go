@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
@@ -62,12 +63,19 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// serveEcho serves a new echo server on a loopback httptest.Server. It
-// returns the echo server, the address and the log.
+// serveEcho serves a new echo server, with compression as the program has
+// it by default, on a loopback httptest.Server. It returns the echo server,
+// the address and the log.
 func serveEcho(t *testing.T) (*echoServer, string, *lockedBuffer) {
 	t.Helper()
+	return serveEchoCompress(t, true)
+}
+
+// serveEchoCompress is serveEcho with permessage-deflate accepted or not.
+func serveEchoCompress(t *testing.T, compress bool) (*echoServer, string, *lockedBuffer) {
+	t.Helper()
 	logs := new(lockedBuffer)
-	s := newServer(log.New(logs, "", 0))
+	s := newServer(log.New(logs, "", 0), compress)
 	srv := httptest.NewServer(s)
 	t.Cleanup(func() {
 		srv.Close()
@@ -137,7 +145,13 @@ func connectRaw(t *testing.T, addr string) *rawClient {
 // writeFrame sends one frame, masked with a fresh key as a client must.
 func (c *rawClient) writeFrame(fin bool, op byte, payload []byte) {
 	c.t.Helper()
-	b0 := op
+	c.writeFrameRSV(fin, 0, op, payload)
+}
+
+// writeFrameRSV is writeFrame with the RSV bits rsv (0x40 is RSV1).
+func (c *rawClient) writeFrameRSV(fin bool, rsv, op byte, payload []byte) {
+	c.t.Helper()
+	b0 := rsv | op
 	if fin {
 		b0 |= 0x80
 	}
@@ -162,33 +176,44 @@ func (c *rawClient) writeFrame(fin bool, op byte, payload []byte) {
 	}
 }
 
-// readFrame reads one frame, which a server must not mask.
+// readFrame reads one frame, which a server must not mask, and which has
+// no RSV bits set unless an extension was negotiated.
 func (c *rawClient) readFrame() (fin bool, op byte, payload []byte, err error) {
+	fin, rsv, op, payload, err := c.readFrameRSV()
+	if err == nil && rsv != 0 {
+		err = fmt.Errorf("frame with opcode %d has RSV bits %#x set", op, rsv)
+	}
+	return fin, op, payload, err
+}
+
+// readFrameRSV is readFrame that returns the frame's RSV bits instead of
+// refusing them.
+func (c *rawClient) readFrameRSV() (fin bool, rsv, op byte, payload []byte, err error) {
 	var h [2]byte
 	if _, err := io.ReadFull(c.br, h[:]); err != nil {
-		return false, 0, nil, err
+		return false, 0, 0, nil, err
 	}
-	fin, op = h[0]&0x80 != 0, h[0]&0x0F
-	if h[0]&0x70 != 0 || h[1]&0x80 != 0 {
-		return fin, op, nil, fmt.Errorf("frame header %#x %#x has RSV bits or the mask bit set", h[0], h[1])
+	fin, rsv, op = h[0]&0x80 != 0, h[0]&0x70, h[0]&0x0F
+	if h[1]&0x80 != 0 {
+		return fin, rsv, op, nil, fmt.Errorf("frame header %#x %#x has the mask bit set", h[0], h[1])
 	}
 	n := uint64(h[1] & 0x7F)
 	switch n {
 	case 126, 127:
 		ext := make([]byte, 2+6*(n-126))
 		if _, err := io.ReadFull(c.br, ext); err != nil {
-			return fin, op, nil, err
+			return fin, rsv, op, nil, err
 		}
 		if n = uint64(binary.BigEndian.Uint16(ext)); len(ext) == 8 {
 			n = binary.BigEndian.Uint64(ext)
 		}
 	}
 	if n > 1<<30 {
-		return fin, op, nil, fmt.Errorf("frame length %d", n)
+		return fin, rsv, op, nil, fmt.Errorf("frame length %d", n)
 	}
 	payload = make([]byte, n)
 	_, err = io.ReadFull(c.br, payload)
-	return fin, op, payload, err
+	return fin, rsv, op, payload, err
 }
 
 // readMessage reads a data message, joining its fragments, and fails the
@@ -252,6 +277,67 @@ func (c *rawClient) expectEOF() {
 	c.t.Helper()
 	if b, err := c.br.ReadByte(); !errors.Is(err, io.EOF) {
 		c.t.Fatalf("want the end of the stream, got byte %#x, error %v", b, err)
+	}
+}
+
+// TestCompression checks the -compress setting. On, the default, the echo
+// accepts the permessage-deflate offer browsers make (RFC 7692), with
+// context takeover, and answers compressed messages, one after the other,
+// with compressed messages; off, it declines. The log says which.
+func TestCompression(t *testing.T) {
+	for _, compress := range []bool{true, false} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			_, addr, logs := serveEchoCompress(t, compress)
+			c := dialRaw(t, addr, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
+			want := ""
+			if compress {
+				want = "permessage-deflate"
+			}
+			if got := c.resp.Header.Get("Sec-WebSocket-Extensions"); c.resp.StatusCode != http.StatusSwitchingProtocols || got != want {
+				t.Fatalf("handshake: %s, Sec-WebSocket-Extensions %q; want 101 and %q", c.resp.Status, got, want)
+			}
+			if compress {
+				echoCompressed(t, c)
+			}
+			c.closeHandshake()
+			if want := fmt.Sprintf("open %s subprotocol=\"\" permessage-deflate=%v", c.conn.LocalAddr(), compress); !strings.Contains(logs.String(), want) {
+				t.Errorf("log lacks %q:\n%s", want, logs)
+			}
+		})
+	}
+}
+
+// echoCompressed sends three compressed text messages on c, each
+// compressed on its own (as client_no_context_takeover would have it, which
+// a client may always do), and checks that each echo comes back compressed
+// and inflates, with the server's context from the echoes before it, to
+// the message sent.
+func echoCompressed(t *testing.T, c *rawClient) {
+	t.Helper()
+	var window []byte // what the server compressed so far: its context
+	for i := range 3 {
+		msg := []byte(strings.Repeat(fmt.Sprintf(`{"id":%d,"user":"ana","text":"hello, w\u00f6rld"}`, i), 40))
+		var z bytes.Buffer
+		fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+		fw.Write(msg)
+		fw.Flush()
+		c.writeFrameRSV(true, 0x40, opText, bytes.TrimSuffix(z.Bytes(), []byte{0, 0, 0xff, 0xff}))
+
+		fin, rsv, op, p, err := c.readFrameRSV()
+		if err != nil || !fin || rsv != 0x40 || op != opText {
+			t.Fatalf("echo %d: fin %v, RSV %#x, opcode %d, %v; want one compressed text frame", i, fin, rsv, op, err)
+		}
+		// RFC 7692 section 7.2.2: append 00 00 ff ff; an empty final
+		// block after it ends the stream for compress/flate.
+		fr := flate.NewReaderDict(io.MultiReader(bytes.NewReader(p), strings.NewReader("\x00\x00\xff\xff\x01\x00\x00\xff\xff")), window)
+		got, err := io.ReadAll(fr)
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("echo %d: %d compressed bytes inflate to %d bytes (%v); want the %d bytes sent", i, len(p), len(got), err, len(msg))
+		}
+		if len(p) >= len(msg)/2 {
+			t.Errorf("echo %d: %d bytes compressed to %d", i, len(msg), len(p))
+		}
+		window = append(window, got...)
 	}
 }
 
