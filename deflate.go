@@ -53,6 +53,12 @@ func newCompression(p deflateParams, server bool, o *CompressionOptions) *compre
 		z.inTakeover, z.outTakeover = z.outTakeover, z.inTakeover
 		z.inBits, z.outBits = z.outBits, z.inBits
 	}
+	// A compressor may always use less than the peer allows, and ours keeps
+	// to o even where the server's answer allows more: a larger
+	// client_max_window_bits than offered, or no client_no_context_takeover
+	// although it was offered.
+	z.outTakeover = z.outTakeover && !o.NoContextTakeover
+	z.outBits = min(z.outBits, o.windowBits())
 	return z
 }
 

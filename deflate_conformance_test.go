@@ -1,9 +1,11 @@
 package websocket
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -264,30 +266,42 @@ func (c *pmdClient) expectEcho(op opcode, msg []byte) {
 	}
 }
 
-// nextPMDFrame reads the next frame from the server, which may have RSV1
-// set, and fails the test unless it is an unmasked frame that breaks no
-// other rule.
+// nextPMDFrame reads the next frame from the server, failing the test
+// unless it is a well-formed unmasked frame (RSV1 allowed).
 func (c *pmdClient) nextPMDFrame() (header, []byte) {
 	c.t.Helper()
+	h, p, err := readPMDFrame(c.br)
+	if err != nil || h.masked {
+		c.t.Fatalf("reading frame %+v: %v", h, err)
+	}
+	return h, p
+}
+
+// readPMDFrame reads a frame, which may have RSV1 set but must break no
+// other rule of its own, and returns it with its payload unmasked.
+func readPMDFrame(br *bufio.Reader) (header, []byte, error) {
 	var b [maxHeaderSize]byte
 	n := 2
-	if _, err := io.ReadFull(c.br, b[:n]); err != nil {
-		c.t.Fatalf("reading frame: %v", err)
+	if _, err := io.ReadFull(br, b[:n]); err != nil {
+		return header{}, nil, err
 	}
 	for {
 		h, hn, err := parseHeader(b[:n])
-		switch {
-		case err != nil && (err != errReservedBits || h.rsv != rsv1Bit) || h.masked:
-			c.t.Fatalf("frame %+v: %v", h, err)
-		case hn > 0:
-			p := make([]byte, h.length)
-			if _, err := io.ReadFull(c.br, p); err != nil {
-				c.t.Fatalf("reading payload: %v", err)
-			}
-			return h, p
+		if err != nil && (err != errReservedBits || h.rsv != rsv1Bit) {
+			return h, nil, err
 		}
-		if _, err := io.ReadFull(c.br, b[n:n+1]); err != nil {
-			c.t.Fatalf("reading frame: %v", err)
+		if hn > 0 {
+			p := make([]byte, h.length)
+			if _, err := io.ReadFull(br, p); err != nil {
+				return h, nil, err
+			}
+			if h.masked {
+				mask(h.key, 0, p)
+			}
+			return h, p, nil
+		}
+		if _, err := io.ReadFull(br, b[n:n+1]); err != nil {
+			return h, nil, err
 		}
 		n++
 	}
@@ -624,5 +638,131 @@ func TestAutobahn13Dial(t *testing.T) {
 				checkFarMatches(t, tt.p.serverMaxWindowBits, maxDist)
 			})
 		}
+	}
+}
+
+// ---- How Dial reads the server's answer ----
+
+// fakeDeflateServer accepts one connection on a fresh listener, answers its
+// handshake with 101 and the given Sec-WebSocket-Extensions lines, and
+// then sends each frame the client sends on the returned channel until the
+// connection ends.
+func fakeDeflateServer(t *testing.T, extensions []string) (addr string, frames <-chan []byte) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ch := make(chan []byte, 16)
+	go func() {
+		defer close(ch)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		br := bufio.NewReader(nc)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+			AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n"
+		for _, e := range extensions {
+			resp += "Sec-WebSocket-Extensions: " + e + "\r\n"
+		}
+		io.WriteString(nc, resp+"\r\n")
+		for {
+			_, p, err := readPMDFrame(br)
+			if err != nil {
+				return
+			}
+			ch <- p
+		}
+	}()
+	return ln.Addr().String(), ch
+}
+
+// TestDialChecksDeflateResponse checks Dial end to end against servers that
+// answer the permessage-deflate offer in every wrong way: each must fail the
+// handshake with an error saying what is wrong. The answers that RFC 7692
+// allows although they differ from the offer must succeed, and the client
+// must then still compress as it offered: within its own window, and
+// without context takeover if it asked for none, whatever the server lets it
+// do. Those are checked on the wire.
+func TestDialChecksDeflateResponse(t *testing.T) {
+	const pd = deflateName
+	def, w10, noCtx := &CompressionOptions{Threshold: -1}, &CompressionOptions{Threshold: -1, WindowBits: 10}, &CompressionOptions{Threshold: -1, NoContextTakeover: true}
+	tests := []struct {
+		name   string
+		client *CompressionOptions
+		resp   []string
+		err    string   // a part of Dial's error; "" if Dial must succeed
+		out    wireSide // how the client must compress if it succeeds
+	}{
+		{"extension not offered", def, []string{"x-webkit-deflate-frame"}, `extension "x-webkit-deflate-frame" was not offered`, wireSide{}},
+		{"deflate and another", def, []string{pd + ", foo"}, `extension "foo" was not offered`, wireSide{}},
+		{"deflate twice", def, []string{pd + ", " + pd}, "names permessage-deflate 2 times", wireSide{}},
+		{"deflate on two lines", def, []string{pd, pd + "; server_no_context_takeover"}, "2 times", wireSide{}},
+		{"unknown parameter", def, []string{pd + "; foo"}, `parameter "foo" is not a permessage-deflate parameter`, wireSide{}},
+		{"unknown parameter with value", def, []string{pd + "; mux=1"}, `"mux=1" is not a permessage-deflate parameter`, wireSide{}},
+		{"repeated flag", def, []string{pd + "; client_no_context_takeover; client_no_context_takeover"}, `"client_no_context_takeover" is repeated`, wireSide{}},
+		{"repeated window", def, []string{pd + "; server_max_window_bits=10; server_max_window_bits=10"}, `"server_max_window_bits=10" is repeated`, wireSide{}},
+		{"flag with a value", def, []string{pd + "; server_no_context_takeover=true"}, "must have no value", wireSide{}},
+		{"server window 16", def, []string{pd + "; server_max_window_bits=16"}, `"server_max_window_bits=16" needs a value from 8 to 15`, wireSide{}},
+		{"server window 7", def, []string{pd + "; server_max_window_bits=7"}, "needs a value from 8 to 15", wireSide{}},
+		{"server window 010", def, []string{pd + "; server_max_window_bits=010"}, "without a leading zero", wireSide{}},
+		{"server window huge", def, []string{pd + "; server_max_window_bits=99999999999999999999"}, "needs a value from 8 to 15", wireSide{}},
+		{"server window without value", def, []string{pd + "; server_max_window_bits"}, "needs a value", wireSide{}},
+		{"client window without value", w10, []string{pd + "; client_max_window_bits"}, `"client_max_window_bits" needs a value`, wireSide{}},
+		{"client window 16", w10, []string{pd + "; client_max_window_bits=16"}, "needs a value from 8 to 15", wireSide{}},
+		{"grammar", def, []string{pd + ";"}, "breaks the grammar", wireSide{}},
+		{"grammar in a quoted value", def, []string{pd + `; server_max_window_bits="1 0"`}, "breaks the grammar", wireSide{}},
+		{"deflate not offered", nil, []string{pd}, "server chose an extension that was not offered", wireSide{}},
+
+		{"flags unasked", def, []string{pd + "; server_no_context_takeover; client_no_context_takeover"}, "", wireSide{15, false}},
+		{"server window unasked, quoted", def, []string{pd + `; server_max_window_bits="10"`}, "", wireSide{15, true}},
+		{"client window smaller than offered", w10, []string{pd + "; client_max_window_bits=9"}, "", wireSide{9, true}},
+		{"client window larger than offered", w10, []string{pd + "; client_max_window_bits=12"}, "", wireSide{10, true}},
+		{"client window answered without the offer's limit", w10, []string{pd}, "", wireSide{10, true}},
+		{"no context takeover asked, not answered", noCtx, []string{pd}, "", wireSide{15, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, frames := fakeDeflateServer(t, tt.resp)
+			c, _, err := Dial(context.Background(), "ws://"+addr, &DialOptions{Options: Options{Compression: tt.client}})
+			if tt.err != "" {
+				if err == nil {
+					c.CloseNow()
+					t.Fatalf("Dial succeeded; want an error containing %q", tt.err)
+				}
+				if !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "websocket: ") ||
+					tt.client != nil && !errors.Is(err, errExtensionResponse) {
+					t.Fatalf("Dial: %v; want an errExtensionResponse containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			msgs, _ := chatStream(13, 30)
+			var hist []byte
+			for i := range 2 {
+				msg := bytes.Join(msgs[i*15:i*15+15], nil)
+				if err := c.WriteMessage(TextMessage, msg); err != nil {
+					t.Fatal(err)
+				}
+				p := awaitValue(t, frames)
+				res, err := checkInflate(append(p, 0, 0, 0xff, 0xff), hist, tt.out.bits)
+				if err != nil || !bytes.Equal(res.data, msg) {
+					t.Fatalf("message %d: the client compressed beyond a window of %d bits or takeover %v: %v", i, tt.out.bits, tt.out.takeover, err)
+				}
+				if tt.out.takeover {
+					hist = windowAfter(hist, msg, 1<<tt.out.bits)
+				}
+			}
+		})
 	}
 }
