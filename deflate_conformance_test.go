@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 	"unicode/utf8"
 )
@@ -241,12 +242,15 @@ func (c *pmdClient) sendCompressed(op opcode, msg []byte, frag int) {
 }
 
 // expectEcho reads the server's echo of msg, which must be one compressed
-// frame, and checks it: checkInflate must decode it to msg with no distance
+// frame after any pongs, and checks it: checkInflate must decode it to msg with no distance
 // beyond the server's window or its history, and compress/flate must
 // inflate it to msg too.
 func (c *pmdClient) expectEcho(op opcode, msg []byte) {
 	c.t.Helper()
 	h, p := c.nextPMDFrame()
+	for h.opcode == opPong {
+		h, p = c.nextPMDFrame()
+	}
 	if h.opcode != op || !h.fin || h.rsv != rsv1Bit {
 		c.t.Fatalf("echo of %d bytes: frame op=%d fin=%v rsv=%#x; want op=%d, final, RSV1", len(msg), h.opcode, h.fin, h.rsv, op)
 	}
@@ -762,6 +766,146 @@ func TestDialChecksDeflateResponse(t *testing.T) {
 				if tt.out.takeover {
 					hist = windowAfter(hist, msg, 1<<tt.out.bits)
 				}
+			}
+		})
+	}
+}
+
+// ---- The read path: rules and failures ----
+
+// pmdWire returns the frames of a compressed message whose compressed
+// payload is cut into the given pieces: RSV1 on the first, a ping before
+// each piece after the first if ping is set.
+func pmdWire(op opcode, ping bool, pieces ...[]byte) []byte {
+	var b []byte
+	for i, p := range pieces {
+		if i > 0 {
+			op = opContinuation
+			if ping {
+				b = append(b, clientFrame(true, opPing, "p")...)
+			}
+		}
+		f := clientFrame(i == len(pieces)-1, op, string(p))
+		if i == 0 {
+			f[0] |= rsv1Bit
+		}
+		b = append(b, f...)
+	}
+	return b
+}
+
+// TestDeflateFinalBlock checks compressed data that ends with a final
+// block (BFINAL), which RFC 7692 allows: the message may go on with empty
+// frames, since how a message is cut into frames carries no meaning, but
+// not with data.
+func TestDeflateFinalBlock(t *testing.T) {
+	msg := []byte("Verweile doch, du bist so schön! Verweile doch!")
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, 6)
+	w.Write(msg)
+	w.Close()
+	final := buf.Bytes()
+	tests := []struct {
+		name  string
+		wire  []byte
+		close StatusCode
+	}{
+		{"in one frame", pmdWire(opText, false, final), 0},
+		{"then an empty frame", pmdWire(opText, false, final, nil), 0},
+		{"then empty frames and pings", pmdWire(opText, true, final[:3], final[3:], nil, nil), 0},
+		{"then a byte", pmdWire(opText, false, final, []byte{0}), StatusInvalidPayload},
+		{"then an empty frame and a byte", pmdWire(opText, false, final, nil, []byte{0}), StatusInvalidPayload},
+		{"then a byte in the same frame", pmdWire(opText, false, append(bytes.Clone(final), 0)), StatusInvalidPayload},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, done := serveConn(t, Options{Compression: &CompressionOptions{Threshold: -1}}, echoHandler)
+			c, _ := dialPMD(t, addr, []string{deflateName})
+			c.p = params15
+			c.send(tt.wire)
+			if tt.close != 0 {
+				c.expectCloseFrame(tt.close)
+				c.answerClose()
+			} else {
+				c.expectEcho(opText, msg)
+				c.closeHandshake()
+			}
+			waitDone(t, done)
+		})
+	}
+}
+
+// pipeDeflateConn returns a server Conn with options o that negotiated
+// permessage-deflate (with context takeover if takeover is set) over one
+// end of a net.Pipe, which, like TLS, is not a plain socket, so that the
+// Conn writes what does not go out at once in the background. The other
+// end is for the test.
+func pipeDeflateConn(t *testing.T, o Options, takeover bool) (*Conn, net.Conn) {
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close() })
+	if o.Compression == nil {
+		o.Compression = &CompressionOptions{}
+	}
+	c := newConn(b, true, nil, &o, negotiated{compress: true, deflate: deflateParams{!takeover, !takeover, 15, 15}})
+	t.Cleanup(func() { c.CloseNow() })
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	return c, a
+}
+
+// readLarge reads a message through NextReader in reads of 16 KiB, more
+// than the read limit, and returns the error that ends it (io.EOF at its
+// end).
+func readLarge(c *Conn) error {
+	_, r, err := c.NextReader()
+	buf := make([]byte, 16<<10)
+	for err == nil {
+		_, err = r.Read(buf)
+	}
+	return err
+}
+
+// rsv1OnContinuation returns a compressed message in two frames with RSV1
+// set on both, which breaks RFC 7692 section 6.1.
+func rsv1OnContinuation(op opcode, first, second []byte) []byte {
+	f := pmdWire(op, false, first, second)
+	f[len(f)-len(second)-6] |= rsv1Bit // the masked continuation frame's header is 6 bytes
+	return f
+}
+
+// TestDeflateFailures checks that a Conn whose peer breaks a rule returns
+// the error of the first rule broken, even if the bytes the inflater hands
+// back with that error break another, and says the same in the close frame
+// it sends, which must reach the peer even when the Conn does not wait for
+// the peer's close and writes in the background.
+func TestDeflateFailures(t *testing.T) {
+	// A fixed Huffman block with the literal 0xff, then four bits of the
+	// next code: the inflater hands back the byte it decoded when it meets
+	// the broken frame after it.
+	partial := []byte{0xfa, 0x0f}
+	big := compressed(t, bytes.Repeat([]byte("a"), 8192))
+	tests := []struct {
+		name string
+		wire []byte
+		err  error
+		code StatusCode
+	}{
+		{"data that does not inflate, then a frame that does not parse", cat(pmdWire(opBinary, false, []byte("\xff\xff\xff\xff")), withRSV(clientFrame(true, opText, "x"), 0x20)),
+			errBadDeflate, StatusInvalidPayload},
+		{"RSV1 on a continuation after bytes that are not UTF-8", rsv1OnContinuation(opText, partial, nil), errRSV1Continuation, StatusProtocolError},
+		{"RSV1 on a continuation, the bytes before it over the limit", rsv1OnContinuation(opBinary, big[:len(big)-1], big[len(big)-1:]), errRSV1Continuation, StatusProtocolError},
+		{"a close frame with a code not for the wire", clientFrame(true, opClose, "\x03\xed"), nil, StatusProtocolError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, peer := pipeDeflateConn(t, Options{ReadLimit: 4096}, false)
+			codes := make(chan StatusCode, 1)
+			go fuzzPeer(peer, tt.wire, codes)
+			err := readLarge(c)
+			if tt.err != nil && !errors.Is(err, tt.err) || err == nil {
+				t.Fatalf("read: %v; want %v", err, tt.err)
+			}
+			if code := awaitValue(t, codes); code != tt.code {
+				t.Fatalf("the peer got close code %v; want %v (read: %v)", code, tt.code, err)
 			}
 		})
 	}
