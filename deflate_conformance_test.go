@@ -13,8 +13,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
