@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -774,14 +775,14 @@ func TestDialChecksDeflateResponse(t *testing.T) {
 // ---- The read path: rules and failures ----
 
 // pmdWire returns the frames of a compressed message whose compressed
-// payload is cut into the given pieces: RSV1 on the first, a ping before
-// each piece after the first if ping is set.
-func pmdWire(op opcode, ping bool, pieces ...[]byte) []byte {
+// payload is cut into the given pieces: RSV1 on the first, and if
+// pingEvery > 0 a ping before every pingEvery-th piece after the first.
+func pmdWire(op opcode, pingEvery int, pieces ...[]byte) []byte {
 	var b []byte
 	for i, p := range pieces {
 		if i > 0 {
 			op = opContinuation
-			if ping {
+			if pingEvery > 0 && i%pingEvery == 0 {
 				b = append(b, clientFrame(true, opPing, "p")...)
 			}
 		}
@@ -810,12 +811,12 @@ func TestDeflateFinalBlock(t *testing.T) {
 		wire  []byte
 		close StatusCode
 	}{
-		{"in one frame", pmdWire(opText, false, final), 0},
-		{"then an empty frame", pmdWire(opText, false, final, nil), 0},
-		{"then empty frames and pings", pmdWire(opText, true, final[:3], final[3:], nil, nil), 0},
-		{"then a byte", pmdWire(opText, false, final, []byte{0}), StatusInvalidPayload},
-		{"then an empty frame and a byte", pmdWire(opText, false, final, nil, []byte{0}), StatusInvalidPayload},
-		{"then a byte in the same frame", pmdWire(opText, false, append(bytes.Clone(final), 0)), StatusInvalidPayload},
+		{"in one frame", pmdWire(opText, 0, final), 0},
+		{"then an empty frame", pmdWire(opText, 0, final, nil), 0},
+		{"then empty frames and pings", pmdWire(opText, 1, final[:3], final[3:], nil, nil), 0},
+		{"then a byte", pmdWire(opText, 0, final, []byte{0}), StatusInvalidPayload},
+		{"then an empty frame and a byte", pmdWire(opText, 0, final, nil, []byte{0}), StatusInvalidPayload},
+		{"then a byte in the same frame", pmdWire(opText, 0, append(bytes.Clone(final), 0)), StatusInvalidPayload},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -867,7 +868,7 @@ func readLarge(c *Conn) error {
 // rsv1OnContinuation returns a compressed message in two frames with RSV1
 // set on both, which breaks RFC 7692 section 6.1.
 func rsv1OnContinuation(op opcode, first, second []byte) []byte {
-	f := pmdWire(op, false, first, second)
+	f := pmdWire(op, 0, first, second)
 	f[len(f)-len(second)-6] |= rsv1Bit // the masked continuation frame's header is 6 bytes
 	return f
 }
@@ -889,7 +890,7 @@ func TestDeflateFailures(t *testing.T) {
 		err  error
 		code StatusCode
 	}{
-		{"data that does not inflate, then a frame that does not parse", cat(pmdWire(opBinary, false, []byte("\xff\xff\xff\xff")), withRSV(clientFrame(true, opText, "x"), 0x20)),
+		{"data that does not inflate, then a frame that does not parse", cat(pmdWire(opBinary, 0, []byte("\xff\xff\xff\xff")), withRSV(clientFrame(true, opText, "x"), 0x20)),
 			errBadDeflate, StatusInvalidPayload},
 		{"RSV1 on a continuation after bytes that are not UTF-8", rsv1OnContinuation(opText, partial, nil), errRSV1Continuation, StatusProtocolError},
 		{"RSV1 on a continuation, the bytes before it over the limit", rsv1OnContinuation(opBinary, big[:len(big)-1], big[len(big)-1:]), errRSV1Continuation, StatusProtocolError},
@@ -908,5 +909,180 @@ func TestDeflateFailures(t *testing.T) {
 				t.Fatalf("the peer got close code %v; want %v (read: %v)", code, tt.code, err)
 			}
 		})
+	}
+}
+
+// ---- The read path under pressure ----
+
+// zeroBomb returns the compressed payload of a message of n MiB of zeros,
+// about 1 KiB per MiB: the compression of a first MiB, then that of a MiB
+// that follows zeros, repeated, since it decodes the same after any zeros.
+func zeroBomb(t *testing.T, n int) []byte {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	zeros := make([]byte, 1<<20)
+	w.Write(zeros)
+	w.Flush()
+	first := bytes.Clone(buf.Bytes())
+	buf.Reset()
+	w.Write(zeros)
+	w.Flush()
+	next := buf.Bytes()
+	for _, part := range []struct{ z, dict []byte }{{first, nil}, {next, zeros[:32<<10]}} {
+		got, err := io.ReadAll(flate.NewReaderDict(io.MultiReader(bytes.NewReader(part.z[:len(part.z)-4]), strings.NewReader(deflateTail)), part.dict))
+		if err != nil || !bytes.Equal(got, zeros) {
+			t.Fatalf("a part of the bomb inflates to %d bytes, %v", len(got), err)
+		}
+	}
+	bomb := append(first, bytes.Repeat(next, n-1)...)
+	return bomb[:len(bomb)-4]
+}
+
+// TestDeflateBomb sends 64 MiB of zeros compressed to 64 KiB, in one frame,
+// to a Server with a read limit of 1 MiB, which must fail the connection
+// with 1009 having allocated a few times the limit, nowhere near what the
+// message inflates to: AppendMessage doubles its buffer up to the limit
+// (2 MiB in all) and then copies it into one a byte longer to see the
+// overrun (1 MiB more), plus an inflater. A handler that streams the
+// message with NextReader allocates little more than the inflater.
+func TestDeflateBomb(t *testing.T) {
+	const limit = 1 << 20
+	bomb := zeroBomb(t, 64)
+	wire := pmdWire(opBinary, 0, bomb)
+	stream := func(c *Conn) {
+		if _, r, err := c.NextReader(); err == nil {
+			io.Copy(io.Discard, r)
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		handler func(*Conn)
+		bound   uint64
+	}{
+		{"AppendMessage", echoHandler, 3*limit + 512<<10},
+		{"NextReader", stream, 512 << 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, done := serveConn(t, Options{Compression: &CompressionOptions{}, ReadLimit: limit}, tt.handler)
+			c, _ := dialPMD(t, addr, []string{deflateName})
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			c.send(wire)
+			c.expectCloseFrame(StatusMessageTooBig)
+			c.answerClose()
+			waitDone(t, done)
+			runtime.ReadMemStats(&after)
+			alloc := after.TotalAlloc - before.TotalAlloc
+			t.Logf("%d bytes of compressed data for 64 MiB, read limit %d: %d bytes allocated", len(bomb), limit, alloc)
+			if alloc > tt.bound {
+				t.Errorf("%d bytes allocated while failing the bomb; want at most %d", alloc, tt.bound)
+			}
+		})
+	}
+}
+
+// TestDeflateTinyFragments sends a compressed message of about 20 KiB of
+// compressed data in frames of one byte each, with a ping every 1000
+// frames, and expects it echoed whole.
+func TestDeflateTinyFragments(t *testing.T) {
+	addr, done := serveConn(t, Options{Compression: &CompressionOptions{}}, echoHandler)
+	c, _ := dialPMD(t, addr, []string{deflateName})
+	c.p = params15
+	msg := randomBytes(14, 36<<10, "abcdefghijklmnop ")
+	z := c.compress(msg)
+	pieces := make([][]byte, len(z))
+	for i := range z {
+		pieces[i] = z[i : i+1]
+	}
+	wire := pmdWire(opText, 1000, pieces...)
+	t.Logf("%d bytes of text compressed to %d, sent in %d bytes of frames", len(msg), len(z), len(wire))
+	c.send(wire)
+	c.expectEcho(opText, msg)
+	c.closeHandshake()
+	waitDone(t, done)
+}
+
+// ---- Idle memory ----
+
+// idleHeap makes n pairs of Conns over loopback TCP, a client and a server
+// that negotiated permessage-deflate as co gives (nil: not at all), has
+// each pair exchange msg both ways, and returns by how much HeapInuse grew
+// while they stay open, after garbage collection. It closes them before
+// returning.
+func idleHeap(t *testing.T, co *CompressionOptions, n int, msg []byte) int64 {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	opts := Options{Compression: co}
+	var neg negotiated
+	if co != nil {
+		neg.deflate, _, neg.compress = negotiateDeflate([]string{deflateOffer(co.config())}, co.config())
+	}
+	conns := make([]*Conn, 0, 2*n)
+	defer func() {
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range n {
+		a, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ln.Accept()
+		if err != nil {
+			a.Close()
+			t.Fatal(err)
+		}
+		client, server := newConn(a, false, nil, &opts, neg), newConn(b, true, nil, &opts, neg)
+		conns = append(conns, client, server)
+		for _, pair := range [][2]*Conn{{client, server}, {server, client}} {
+			if err := pair[0].WriteMessage(TextMessage, msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, got, err := pair[1].ReadMessage(); err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("exchange: %d bytes, %v", len(got), err)
+			}
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return int64(after.HeapInuse) - int64(before.HeapInuse)
+}
+
+// TestDeflateIdleMemory measures what an idle Conn keeps for compression
+// after one compressed message each way: with context takeover, its two
+// windows (2^WindowBits bytes each, what it sent and what it received),
+// and without, nothing, so that its memory is that of an uncompressed
+// Conn. The figures are per Conn, beyond an uncompressed Conn.
+func TestDeflateIdleMemory(t *testing.T) {
+	const n = 200
+	msgs, _ := chatStream(15, 2)
+	msg := bytes.Join(msgs, nil)
+	idleHeap(t, &CompressionOptions{}, 20, msg) // fill the pools
+	plain := idleHeap(t, nil, n, msg)
+	t.Logf("an uncompressed Conn: %d bytes", plain/(2*n))
+	for _, tt := range []struct {
+		name   string
+		co     CompressionOptions
+		window int64 // the bytes of each window kept
+	}{
+		{"NoContextTakeover", CompressionOptions{NoContextTakeover: true}, 0},
+		{"WindowBits 12", CompressionOptions{WindowBits: 12}, 1 << 12},
+		{"WindowBits 15", CompressionOptions{WindowBits: 15}, 1 << 15},
+	} {
+		perConn := (idleHeap(t, &tt.co, n, msg) - plain) / (2 * n)
+		t.Logf("%s: %d bytes more per Conn (windows: %d)", tt.name, perConn, 2*tt.window)
+		if perConn < 2*tt.window-1024 || perConn > 2*tt.window+4096 {
+			t.Errorf("%s: an idle Conn keeps %d bytes for compression; want its two windows of %d bytes and at most 4 KiB more", tt.name, perConn, tt.window)
+		}
 	}
 }

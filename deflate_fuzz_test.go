@@ -6,12 +6,10 @@ import (
 	"compress/flate"
 	"errors"
 	"io"
-	"net"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 )
 
@@ -79,12 +77,7 @@ func runInflate(t *testing.T, payload, cuts []byte, flags byte) {
 		op = opText
 	}
 	takeover := flags&fzTakeover != 0
-	a, b := net.Pipe()
-	defer a.Close()
-	o := &Options{ReadLimit: fzLimit, Compression: &CompressionOptions{}}
-	c := newConn(b, true, nil, o, negotiated{compress: true, deflate: deflateParams{!takeover, !takeover, 15, 15}})
-	defer c.CloseNow()
-	c.SetReadDeadline(time.Now().Add(testTimeout))
+	c, a := pipeDeflateConn(t, Options{ReadLimit: fzLimit}, takeover)
 
 	var wire []byte
 	if takeover {
