@@ -24,7 +24,10 @@ import (
 // 13 (every kind of offer). Each case runs against our Server twice: from a
 // raw client that compresses with compress/flate and checks every echo bit
 // by bit against the server's window, and from our Dial client, with both
-// directions of the wire checked the same way.
+// directions of the wire checked the same way. Then come how strictly Dial
+// reads the server's answer, the rules and failures of compressed reads, a
+// decompression bomb, tiny fragments, and the memory an idle compressing
+// Conn keeps.
 
 // ---- Payloads ----
 
@@ -538,55 +541,58 @@ func TestAutobahn12(t *testing.T) {
 
 // ---- Section 13 ----
 
+// ab13Offers are the cases of TestAutobahn13Raw: the Sec-WebSocket-Extensions
+// lines offered, the server's options, and the response and params that
+// must result.
+var ab13Offers = []struct {
+	name   string
+	offers []string
+	server CompressionOptions
+	resp   string
+	p      deflateParams
+}{
+	{"13.1 bare", []string{deflateName}, CompressionOptions{}, deflateName, params15},
+	{"13.1 client_max_window_bits", []string{deflateName + "; client_max_window_bits"}, CompressionOptions{}, deflateName, params15},
+	{"13.2 server_no_context_takeover", []string{deflateName + "; server_no_context_takeover"}, CompressionOptions{},
+		deflateName + "; server_no_context_takeover", deflateParams{true, false, 15, 15}},
+	{"13.2 client_no_context_takeover", []string{deflateName + "; client_no_context_takeover"}, CompressionOptions{},
+		deflateName + "; client_no_context_takeover", deflateParams{false, true, 15, 15}},
+	{"13.2 both", []string{deflateName + "; client_no_context_takeover; server_no_context_takeover"}, CompressionOptions{},
+		deflateName + "; server_no_context_takeover; client_no_context_takeover", deflateParams{true, true, 15, 15}},
+	{"13.2 server NoContextTakeover", []string{deflateName}, CompressionOptions{NoContextTakeover: true},
+		deflateName + "; server_no_context_takeover; client_no_context_takeover", deflateParams{true, true, 15, 15}},
+	{"13.3 server_max_window_bits=9", []string{deflateName + "; server_max_window_bits=9"}, CompressionOptions{},
+		deflateName + "; server_max_window_bits=9", deflateParams{false, false, 9, 15}},
+	{"13.3 server_max_window_bits=8", []string{deflateName + "; server_max_window_bits=8"}, CompressionOptions{},
+		deflateName + "; server_max_window_bits=8", deflateParams{false, false, 8, 15}},
+	{"13.3 server WindowBits 9", []string{deflateName + "; client_max_window_bits"}, CompressionOptions{WindowBits: 9},
+		deflateName + "; server_max_window_bits=9; client_max_window_bits=9", deflateParams{false, false, 9, 9}},
+	{"13.3 server_max_window_bits=12, server WindowBits 10", []string{deflateName + "; server_max_window_bits=12"}, CompressionOptions{WindowBits: 10},
+		deflateName + "; server_max_window_bits=10", deflateParams{false, false, 10, 15}},
+	{"13.4 server_max_window_bits=15", []string{deflateName + "; server_max_window_bits=15"}, CompressionOptions{},
+		deflateName + "; server_max_window_bits=15", params15},
+	{"13.5 client_max_window_bits=9", []string{deflateName + "; client_max_window_bits=9"}, CompressionOptions{},
+		deflateName, deflateParams{false, false, 15, 9}},
+	{"13.6 client_max_window_bits=15", []string{deflateName + "; client_max_window_bits=15"}, CompressionOptions{},
+		deflateName, params15},
+	{"13.5 no takeover, windows 9", []string{deflateName + "; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9"},
+		CompressionOptions{}, deflateName + "; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9", deflateParams{true, true, 9, 9}},
+	{"13.6 no takeover, windows 15", []string{deflateName + "; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15; client_max_window_bits=15"},
+		CompressionOptions{}, deflateName + "; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15", deflateParams{true, true, 15, 15}},
+	{"13.7 first offers declined", []string{deflateName + "; server_max_window_bits=7, " + deflateName + "; foo, " + deflateName + "; client_no_context_takeover; server_max_window_bits=10, " + deflateName},
+		CompressionOptions{}, deflateName + "; client_no_context_takeover; server_max_window_bits=10", deflateParams{false, true, 10, 15}},
+	{"13.7 other extension first, two lines", []string{"x-webkit-deflate-frame, " + deflateName + "; client_max_window_bits=08", deflateName + "; server_no_context_takeover; server_max_window_bits=9", deflateName},
+		CompressionOptions{}, deflateName + "; server_no_context_takeover; server_max_window_bits=9", deflateParams{true, false, 9, 15}},
+}
+
 // TestAutobahn13Raw is Autobahn section 13 from the raw client: each kind of
 // offer, and lists of offers, to a Server with the given options. The
 // server must answer exactly as given, and every echo of messages of every
 // size (JSON, on one connection per case) must keep to the negotiated
 // server window and context takeover, which checkInflate checks.
 func TestAutobahn13Raw(t *testing.T) {
-	const pd = deflateName
-	tests := []struct {
-		name   string
-		offers []string
-		server CompressionOptions
-		resp   string
-		p      deflateParams
-	}{
-		{"13.1 bare", []string{pd}, CompressionOptions{}, pd, params15},
-		{"13.1 client_max_window_bits", []string{pd + "; client_max_window_bits"}, CompressionOptions{}, pd, params15},
-		{"13.2 server_no_context_takeover", []string{pd + "; server_no_context_takeover"}, CompressionOptions{},
-			pd + "; server_no_context_takeover", deflateParams{true, false, 15, 15}},
-		{"13.2 client_no_context_takeover", []string{pd + "; client_no_context_takeover"}, CompressionOptions{},
-			pd + "; client_no_context_takeover", deflateParams{false, true, 15, 15}},
-		{"13.2 both", []string{pd + "; client_no_context_takeover; server_no_context_takeover"}, CompressionOptions{},
-			pd + "; server_no_context_takeover; client_no_context_takeover", deflateParams{true, true, 15, 15}},
-		{"13.2 server NoContextTakeover", []string{pd}, CompressionOptions{NoContextTakeover: true},
-			pd + "; server_no_context_takeover; client_no_context_takeover", deflateParams{true, true, 15, 15}},
-		{"13.3 server_max_window_bits=9", []string{pd + "; server_max_window_bits=9"}, CompressionOptions{},
-			pd + "; server_max_window_bits=9", deflateParams{false, false, 9, 15}},
-		{"13.3 server_max_window_bits=8", []string{pd + "; server_max_window_bits=8"}, CompressionOptions{},
-			pd + "; server_max_window_bits=8", deflateParams{false, false, 8, 15}},
-		{"13.3 server WindowBits 9", []string{pd + "; client_max_window_bits"}, CompressionOptions{WindowBits: 9},
-			pd + "; server_max_window_bits=9; client_max_window_bits=9", deflateParams{false, false, 9, 9}},
-		{"13.3 server_max_window_bits=12, server WindowBits 10", []string{pd + "; server_max_window_bits=12"}, CompressionOptions{WindowBits: 10},
-			pd + "; server_max_window_bits=10", deflateParams{false, false, 10, 15}},
-		{"13.4 server_max_window_bits=15", []string{pd + "; server_max_window_bits=15"}, CompressionOptions{},
-			pd + "; server_max_window_bits=15", params15},
-		{"13.5 client_max_window_bits=9", []string{pd + "; client_max_window_bits=9"}, CompressionOptions{},
-			pd, deflateParams{false, false, 15, 9}},
-		{"13.6 client_max_window_bits=15", []string{pd + "; client_max_window_bits=15"}, CompressionOptions{},
-			pd, params15},
-		{"13.5 no takeover, windows 9", []string{pd + "; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9"},
-			CompressionOptions{}, pd + "; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9", deflateParams{true, true, 9, 9}},
-		{"13.6 no takeover, windows 15", []string{pd + "; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15; client_max_window_bits=15"},
-			CompressionOptions{}, pd + "; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15", deflateParams{true, true, 15, 15}},
-		{"13.7 first offers declined", []string{pd + "; server_max_window_bits=7, " + pd + "; foo, " + pd + "; client_no_context_takeover; server_max_window_bits=10, " + pd},
-			CompressionOptions{}, pd + "; client_no_context_takeover; server_max_window_bits=10", deflateParams{false, true, 10, 15}},
-		{"13.7 other extension first, two lines", []string{"x-webkit-deflate-frame, " + pd + "; client_max_window_bits=08", pd + "; server_no_context_takeover; server_max_window_bits=9", pd},
-			CompressionOptions{}, pd + "; server_no_context_takeover; server_max_window_bits=9", deflateParams{true, false, 9, 15}},
-	}
 	json := abPayloads()[0]
-	for _, tt := range tests {
+	for _, tt := range ab13Offers {
 		t.Run(tt.name, func(t *testing.T) {
 			co := tt.server
 			co.Threshold = -1
@@ -754,23 +760,31 @@ func TestDialChecksDeflateResponse(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.CloseNow()
-			msgs, _ := chatStream(13, 30)
-			var hist []byte
-			for i := range 2 {
-				msg := bytes.Join(msgs[i*15:i*15+15], nil)
-				if err := c.WriteMessage(TextMessage, msg); err != nil {
-					t.Fatal(err)
-				}
-				p := awaitValue(t, frames)
-				res, err := checkInflate(append(p, 0, 0, 0xff, 0xff), hist, tt.out.bits)
-				if err != nil || !bytes.Equal(res.data, msg) {
-					t.Fatalf("message %d: the client compressed beyond a window of %d bits or takeover %v: %v", i, tt.out.bits, tt.out.takeover, err)
-				}
-				if tt.out.takeover {
-					hist = windowAfter(hist, msg, 1<<tt.out.bits)
-				}
-			}
+			checkClientCompression(t, c, frames, tt.out)
 		})
+	}
+}
+
+// checkClientCompression sends two messages of about 16 KiB of JSON from
+// c, whose frames the server sends on frames, and checks that c compressed
+// them as side says.
+func checkClientCompression(t *testing.T, c *Conn, frames <-chan []byte, side wireSide) {
+	t.Helper()
+	msgs, _ := chatStream(13, 30)
+	var hist []byte
+	for i := range 2 {
+		msg := bytes.Join(msgs[i*15:i*15+15], nil)
+		if err := c.WriteMessage(TextMessage, msg); err != nil {
+			t.Fatal(err)
+		}
+		p := awaitValue(t, frames)
+		res, err := checkInflate(append(p, 0, 0, 0xff, 0xff), hist, side.bits)
+		if err != nil || !bytes.Equal(res.data, msg) {
+			t.Fatalf("message %d: the client compressed beyond a window of %d bits or takeover %v: %v", i, side.bits, side.takeover, err)
+		}
+		if side.takeover {
+			hist = windowAfter(hist, msg, 1<<side.bits)
+		}
 	}
 }
 
