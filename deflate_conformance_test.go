@@ -136,6 +136,17 @@ func pdfPayload(n int) []byte {
 // abSizes are the message sizes of Autobahn sections 12 and 13.
 var abSizes = []int{16, 64, 256, 1024, 4096, 8192, 16384, 32768, 65536, 131072}
 
+// abRunSizes returns abSizes, or under the race detector (and with -short)
+// all but the two largest: the detector makes every byte through the
+// compressors, the inflaters and checkInflate about ten times as slow, and
+// the plain run covers those sizes.
+func abRunSizes() []int {
+	if raceEnabled() || testing.Short() {
+		return abSizes[:len(abSizes)-2]
+	}
+	return abSizes
+}
+
 // abCount is how many messages of a size a case sends. Autobahn sends 1000
 // of each, which would take far too long here; a few of each carry every
 // size class through context takeover.
@@ -319,7 +330,7 @@ func readPMDFrame(br *bufio.Reader) (header, []byte, error) {
 // fragmented as sendCompressed does with frag, and checks each echo.
 func (c *pmdClient) runPass(k abPayload, frag int) {
 	c.t.Helper()
-	for _, size := range abSizes {
+	for _, size := range abRunSizes() {
 		for i := range abCount(size) {
 			msg := abMessage(k, size, i)
 			c.sendCompressed(k.op, msg, frag)
@@ -452,7 +463,7 @@ func dialPass(t *testing.T, addr string, co *CompressionOptions, want deflatePar
 		t.Fatalf("the client's Conn has compression %+v; want params %+v", z, want)
 	}
 	var sent [][]byte
-	for _, size := range abSizes {
+	for _, size := range abRunSizes() {
 		for i := range abCount(size) {
 			msg := abMessage(k, size, i)
 			sent = append(sent, msg)
