@@ -307,16 +307,43 @@ func (c *Conn) sendClose(code StatusCode, reason string) error {
 // peer's close frame so that our close frame is not lost to a TCP reset, and
 // closes the connection. If the frame that broke the rules was the peer's
 // close frame, no other will follow, so it does not wait. It returns err,
-// which every later read returns too. The caller holds readMu.
+// which every later read returns too. If the connection has failed already
+// (a read can go on checking bytes it got before the failure, as the
+// inflater hands back what it decoded before it meets the broken frame),
+// the first failure stands: fail changes nothing and returns its error,
+// which matches the close frame sent. The caller holds readMu.
 func (c *Conn) fail(code StatusCode, err error) error {
+	if c.readErr != nil {
+		return c.readErr
+	}
 	c.readErr = err
 	if c.sendClose(code, truncateReason(err.Error())) == nil && c.frame.opcode != opClose {
 		c.awaitPeerClose()
 		c.readErr = err
 	}
 	c.releaseReadBuffer()
-	c.closeConn()
+	c.closeAfterFlush()
 	return err
+}
+
+// closeAfterFlush closes the connection once the output queue, which holds
+// our close frame, is written, within the close timeout. Closing at once
+// would lose the frame on a connection that is not a plain socket (TLS, for
+// one), where the flush timer writes it, whenever fail does not wait for the
+// peer's close. If a writer or the flush timer holds writeMu, the holder
+// writes the frame and closes the connection as it unlocks; the write
+// deadline bounds its wait too. The caller holds readMu.
+func (c *Conn) closeAfterFlush() {
+	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+	if !c.writeMu.TryLock() {
+		c.closeWhenFlushed()
+		return
+	}
+	if c.writeErr == nil {
+		c.flushLocked()
+	}
+	c.writeMu.Unlock()
+	c.closeConn()
 }
 
 // replyToClose answers the peer's close frame by echoing its status code

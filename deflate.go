@@ -52,6 +52,12 @@ func newCompression(p deflateParams, server bool, o *CompressionOptions) *compre
 		z.inTakeover, z.outTakeover = z.outTakeover, z.inTakeover
 		z.inBits, z.outBits = z.outBits, z.inBits
 	}
+	// A compressor may always use less than the peer allows, and ours keeps
+	// to o even where the server's answer allows more: a larger
+	// client_max_window_bits than offered, or no client_no_context_takeover
+	// although it was offered.
+	z.outTakeover = z.outTakeover && !o.NoContextTakeover
+	z.outBits = min(z.outBits, o.windowBits())
 	return z
 }
 
@@ -191,12 +197,22 @@ func (z *compression) startInflate(c *Conn) {
 }
 
 // endInflate checks that the compressed data ended with the message and
-// gives the inflater back. The caller holds readMu.
+// gives the inflater back. Data that ends with a final block before the
+// message's frames do is fine if the frames after it are empty, since how
+// a message is cut into frames carries no meaning; it reads them. The
+// caller holds readMu.
 func (z *compression) endInflate(c *Conn) error {
 	z.releaseInflater()
 	z.inDone = true
-	if z.inSource.tail == 0 && (c.remain > 0 || !c.frame.fin) {
+	if z.inSource.tail > 0 {
+		return io.EOF
+	}
+	var b [1]byte
+	switch n, err := c.readFrames(b[:]); {
+	case n > 0:
 		return c.fail(StatusInvalidPayload, errDeflateTrailing)
+	case err != io.EOF:
+		return err
 	}
 	return io.EOF
 }
