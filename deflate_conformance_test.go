@@ -247,7 +247,7 @@ func (c *pmdClient) sendCompressed(op opcode, msg []byte, frag int) {
 		if frag > 0 {
 			n = min(n, frag)
 		}
-		f := c.frame(n == len(z), op, z[:n])
+		f := buildFrame(n == len(z), op, z[:n], true, rfcKey)
 		if first {
 			f[0] |= rsv1Bit
 		}
@@ -656,7 +656,7 @@ func TestAutobahn13Dial(t *testing.T) {
 					echoHandler(c)
 				})
 				maxDist := dialPass(t, addr, &client, tt.p, json, frag)
-				if p := awaitValue(t, got); p != tt.p {
+				if p := await(t, got, "got"); p != tt.p {
 					t.Errorf("the server's Conn took params %+v, want %+v", p, tt.p)
 				}
 				checkFarMatches(t, tt.p.serverMaxWindowBits, maxDist)
@@ -788,7 +788,7 @@ func checkClientCompression(t *testing.T, c *Conn, frames <-chan []byte, side wi
 		if err := c.WriteMessage(TextMessage, msg); err != nil {
 			t.Fatal(err)
 		}
-		p := awaitValue(t, frames)
+		p := await(t, frames, "frames")
 		res, err := checkInflate(append(p, 0, 0, 0xff, 0xff), hist, side.bits)
 		if err != nil || !bytes.Equal(res.data, msg) {
 			t.Fatalf("message %d: the client compressed beyond a window of %d bits or takeover %v: %v", i, side.bits, side.takeover, err)
@@ -858,7 +858,7 @@ func TestDeflateFinalBlock(t *testing.T) {
 				c.expectEcho(opText, msg)
 				c.closeHandshake()
 			}
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 		})
 	}
 }
@@ -932,7 +932,7 @@ func TestDeflateFailures(t *testing.T) {
 			if tt.err != nil && !errors.Is(err, tt.err) || err == nil {
 				t.Fatalf("read: %v; want %v", err, tt.err)
 			}
-			if code := awaitValue(t, codes); code != tt.code {
+			if code := await(t, codes, "codes"); code != tt.code {
 				t.Fatalf("the peer got close code %v; want %v (read: %v)", code, tt.code, err)
 			}
 		})
@@ -998,7 +998,7 @@ func TestDeflateBomb(t *testing.T) {
 			c.send(wire)
 			c.expectCloseFrame(StatusMessageTooBig)
 			c.answerClose()
-			waitDone(t, done)
+			await(t, done, "the handler to return")
 			runtime.ReadMemStats(&after)
 			alloc := after.TotalAlloc - before.TotalAlloc
 			t.Logf("%d bytes of compressed data for 64 MiB, read limit %d: %d bytes allocated", len(bomb), limit, alloc)
@@ -1027,7 +1027,7 @@ func TestDeflateTinyFragments(t *testing.T) {
 	c.send(wire)
 	c.expectEcho(opText, msg)
 	c.closeHandshake()
-	waitDone(t, done)
+	await(t, done, "the handler to return")
 }
 
 // ---- Idle memory ----

@@ -216,7 +216,7 @@ func checkInflateOutcome(t *testing.T, c *Conn, typ MessageType, got []byte, err
 			t.Fatalf("read %v %q; want %v %q", typ, got, MessageType(op), want)
 		}
 		c.CloseNow()
-		awaitValue(t, closeCode)
+		await(t, closeCode, "closeCode")
 		return
 	}
 	var code StatusCode
@@ -236,7 +236,7 @@ func checkInflateOutcome(t *testing.T, c *Conn, typ MessageType, got []byte, err
 	if !slices.Contains(wantCodes, code) {
 		t.Fatalf("read failed with %v (%v); want one of %v", err, code, wantCodes)
 	}
-	if sent := awaitValue(t, closeCode); sent != code {
+	if sent := await(t, closeCode, "closeCode"); sent != code {
 		t.Fatalf("read failed with %v but the close frame says %v", err, sent)
 	}
 }
