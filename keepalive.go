@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -21,7 +22,7 @@ var ErrKeepAliveTimeout = errors.New("websocket: peer did not answer the keepali
 
 // keepAlive is the state of Options.KeepAlive on a connection.
 type keepAlive struct {
-	timer             *time.Timer
+	timer             atomic.Pointer[time.Timer] // atomic: the timer's own goroutine reads it
 	interval, timeout time.Duration
 	heard             atomic.Bool // the peer sent something since the last tick
 	pinged            atomic.Bool // a keepalive ping awaits an answer
@@ -38,7 +39,9 @@ func (c *Conn) startKeepAlive(o *Options) {
 		k.timeout = k.interval
 	}
 	c.keep = k
-	k.timer = time.AfterFunc(k.interval, c.keepAliveTick)
+	t := time.AfterFunc(time.Duration(math.MaxInt64), c.keepAliveTick)
+	k.timer.Store(t)
+	t.Reset(k.interval)
 }
 
 // heard records that the peer sent something. The caller holds readMu.
@@ -57,13 +60,13 @@ func (c *Conn) keepAliveTick() {
 		return
 	case k.heard.Swap(false):
 		k.pinged.Store(false)
-		k.timer.Reset(k.interval)
+		k.timer.Load().Reset(k.interval)
 	case k.pinged.Load():
 		k.failed.Store(true)
 		c.CloseNow()
 	default:
 		k.pinged.Store(true)
-		k.timer.Reset(k.timeout)
+		k.timer.Load().Reset(k.timeout)
 		c.sendPing(nil)
 	}
 }
@@ -71,7 +74,7 @@ func (c *Conn) keepAliveTick() {
 // stopKeepAlive stops the keepalive timer, if any.
 func (c *Conn) stopKeepAlive() {
 	if c.keep != nil {
-		c.keep.timer.Stop()
+		c.keep.timer.Load().Stop()
 	}
 }
 

@@ -57,6 +57,13 @@ func (c *Conn) AppendMessage(dst []byte) (typ MessageType, msg []byte, err error
 	typ = MessageType(c.msgOp)
 	for {
 		if len(dst) == cap(dst) && !c.messageDone() {
+			if c.msgCompressed {
+				dst, err = c.appendInflated(dst)
+				if err != io.EOF {
+					return typ, dst, err
+				}
+				break
+			}
 			dst = c.growMessage(dst)
 		}
 		n, err := c.readMessage(dst[len(dst):cap(dst)])
@@ -73,6 +80,29 @@ func (c *Conn) AppendMessage(dst []byte) (typ MessageType, msg []byte, err error
 	}
 	c.setInputPending(c.frameBuffered())
 	return typ, dst, nil
+}
+
+// appendInflated appends the rest of a compressed message to dst through a
+// pooled scratch buffer, so that dst grows by what the message really
+// holds: its inflated size is known only at its end, and a guess would stay
+// allocated in the caller's buffer. It returns io.EOF at the message's end.
+// The caller holds readMu.
+func (c *Conn) appendInflated(dst []byte) ([]byte, error) {
+	bp := getBuffer(4096)
+	defer putBuffer(bp)
+	for {
+		n, err := c.readMessage(*bp)
+		if len(dst)+n > cap(dst) { // double, up to the limit, as growMessage does
+			size := max(min(2*cap(dst), int(c.readLimit.Load())+1), len(dst)+n)
+			grown := make([]byte, len(dst), size)
+			copy(grown, dst)
+			dst = grown
+		}
+		dst = append(dst, (*bp)[:n]...)
+		if err != nil {
+			return dst, err
+		}
+	}
 }
 
 // growMessage makes room in dst for more of the current message. It grows
