@@ -255,3 +255,143 @@ func TestInflateTruncated(t *testing.T) {
 		}
 	}
 }
+
+// chatCompressed returns n chat messages, each with the 32 KiB of stream
+// before it and its compressed form by compress/flate at level 6 (as
+// browsers send them) or by our encoder, ending in deflateTail.
+func chatCompressed(t testing.TB, n int, ours, withDict bool) (dicts, msgs, data [][]byte) {
+	all, stream := chatStream(25, 200)
+	d := getDeflater()
+	defer putDeflater(d)
+	for i := len(all) - n; i < len(all); i++ {
+		at := len(stream) - sumLen(all[i:])
+		var dict []byte
+		if withDict {
+			dict = stream[max(0, at-histSize):at]
+		}
+		var out []byte
+		if ours {
+			out = d.compress(nil, dict, all[i], 15, 6)
+			out = append(out[:len(out)-4], deflateTail...)
+		} else {
+			out = flateDeflate(t, all[i], dict, 6, true)
+		}
+		dicts, msgs, data = append(dicts, dict), append(msgs, all[i]), append(data, out)
+	}
+	return dicts, msgs, data
+}
+
+// TestInflateNoAllocs checks that inflating a message with a pooled
+// inflater allocates nothing, dynamic blocks with long codes included.
+func TestInflateNoAllocs(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("sync.Pool drops items at random under -race")
+	}
+	dicts, _, data := chatCompressed(t, 4, false, true)
+	data = append(data, flateDeflate(t, randomBytes(26, 3000, "abcdefghijklmnopqrstuvwxyz0123456789"), nil, -2, true))
+	dicts = append(dicts, nil)
+	buf := make([]byte, 64<<10)
+	var src bytes.Reader
+	for i := range data {
+		run := func() {
+			src.Reset(data[i])
+			f := getInflater()
+			f.reset(&src, dicts[i])
+			for {
+				if _, err := f.Read(buf); err != nil {
+					break
+				}
+			}
+			putInflater(f)
+		}
+		run()
+		if n := testing.AllocsPerRun(50, run); n != 0 {
+			t.Errorf("message %d: %v allocations per message", i, n)
+		}
+	}
+}
+
+// FuzzInflateDifferential checks the decoder against compress/flate: it
+// never panics, agrees on every stream compress/flate decodes, and accepts
+// nothing compress/flate rejects.
+func FuzzInflateDifferential(f *testing.F) {
+	_, _, data := chatCompressed(f, 3, false, false)
+	f.Add(data[0], []byte(nil))
+	f.Add(data[1], []byte("abc"))
+	f.Add(flateDeflate(f, []byte("hello hello hello"), []byte("hello"), 1, false), []byte("hello"))
+	f.Add(flateDeflate(f, randomBytes(27, 500, "ab"), nil, 0, true), []byte(nil))
+	f.Add(bitString(1, 1, 1, 2, 0x91, -8, 1, -7, 1, -5, 0, -7), []byte("x"))
+	inf := getInflater()
+	f.Fuzz(func(t *testing.T, data, dict []byte) {
+		want, werr := flateInflate(data, dict)
+		for kind := range 4 {
+			got, err := inflateWith(inf, newSource(kind, data), dict, 300)
+			if werr == nil && (err != nil || !bytes.Equal(got, want)) {
+				t.Fatalf("source %d: got %d bytes, error %v; compress/flate gives %d bytes", kind, len(got), err, len(want))
+			}
+			if err == nil && werr != nil {
+				t.Fatalf("source %d: accepted what compress/flate rejects with %v", kind, werr)
+			}
+		}
+	})
+}
+
+// BenchmarkInflateChat inflates ~1.1 KiB JSON chat messages compressed by
+// compress/flate at level 6 and by our encoder, with and without the
+// preceding 32 KiB as dictionary, with this decoder (from a reader and
+// from a source that hands over bytes in bulk, as the Conn does) and with
+// compress/flate (a pooled reader reset with Resetter).
+func BenchmarkInflateChat(b *testing.B) {
+	for _, ours := range []bool{false, true} {
+		for _, withDict := range []bool{false, true} {
+			dicts, msgs, data := chatCompressed(b, 16, ours, withDict)
+			name := fmt.Sprintf("by=%s/dict=%v", map[bool]string{false: "flate", true: "ours"}[ours], withDict)
+			buf := make([]byte, 4096)
+			for _, kind := range []int{0, 3} {
+				b.Run(fmt.Sprintf("%s/ours/source=%d", name, kind), func(b *testing.B) {
+					b.ReportAllocs()
+					var rd bytes.Reader
+					var bulk bulkSource
+					for i := 0; b.Loop(); i++ {
+						k := i % len(data)
+						var src flateSource = &rd
+						rd.Reset(data[k])
+						if kind == 3 {
+							bulk.b, bulk.chunk, src = data[k], 1<<30, &bulk
+						}
+						f := getInflater()
+						f.reset(src, dicts[k])
+						if n, err := f.Read(buf); err != io.EOF || n != len(msgs[k]) {
+							b.Fatal(n, err)
+						}
+						putInflater(f)
+					}
+				})
+			}
+			b.Run(name+"/flate", func(b *testing.B) {
+				b.ReportAllocs()
+				var src bytes.Reader
+				r := flate.NewReader(&src)
+				for i := 0; b.Loop(); i++ {
+					k := i % len(data)
+					src.Reset(data[k])
+					r.(flate.Resetter).Reset(&src, dicts[k])
+					total := 0
+					for {
+						n, err := r.Read(buf)
+						total += n
+						if err == io.EOF {
+							break
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					if total != len(msgs[k]) {
+						b.Fatal(total)
+					}
+				}
+			})
+		}
+	}
+}
