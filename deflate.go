@@ -1,10 +1,8 @@
 package websocket
 
 import (
-	"compress/flate"
 	"errors"
 	"io"
-	"sync"
 )
 
 // This file is permessage-deflate (RFC 7692 sections 6 and 7.2) on a
@@ -26,7 +24,7 @@ type compression struct {
 	inTakeover bool
 	inBits     int
 	inWindow   []byte
-	inflater   io.ReadCloser // from inflaterPool while a compressed message is read
+	inflater   *inflater // from getInflater while a compressed message is read
 	inSource   inflateSource
 	inDone     bool // the inflater has returned the message's end
 
@@ -76,10 +74,6 @@ var (
 // final block, so that the inflater reports the message's end.
 const deflateTail = "\x00\x00\xff\xff\x01\x00\x00\xff\xff"
 
-// inflaterPool holds flate readers, each about 40 KiB, which a connection
-// holds only while it reads a compressed message.
-var inflaterPool sync.Pool
-
 // Compressed reports whether permessage-deflate was negotiated for the
 // connection, that is, whether both sides set Options.Compression and agreed
 // on it in the opening handshake. It costs nothing and never changes over
@@ -102,8 +96,9 @@ func (c *Conn) checkRSV1(h header) error {
 }
 
 // inflateSource is what the inflater reads: the payload of the message's
-// frames, then deflateTail. Reading a byte at a time is the inflater's way,
-// so ReadByte takes the buffered, unmasked byte directly when it can.
+// frames, then deflateTail. The inflater reads ahead what readBuffered
+// gives it, and otherwise a byte at a time, so ReadByte takes the buffered,
+// unmasked byte directly when it can.
 type inflateSource struct {
 	c    *Conn
 	tail int     // bytes of deflateTail given so far
@@ -124,6 +119,24 @@ func (s *inflateSource) ReadByte() (byte, error) {
 	}
 	_, err := io.ReadFull(s, s.one[:])
 	return s.one[0], err
+}
+
+// readBuffered copies into p, unmasked, what the read buffer holds of the
+// current frame's payload, without waiting for the network; it gives
+// nothing of deflateTail.
+func (s *inflateSource) readBuffered(p []byte) int {
+	c := s.c
+	n := int(min(int64(len(p)), c.remain, int64(c.rend-c.rpos)))
+	if n <= 0 {
+		return 0
+	}
+	copy(p, c.rbuf[c.rpos:c.rpos+n])
+	if c.frame.masked {
+		mask(c.frame.key, int(c.frame.length-c.remain), p[:n])
+	}
+	c.rpos += n
+	c.remain -= int64(n)
+	return n
 }
 
 // Read reads the next bytes of the compressed message.
@@ -188,22 +201,23 @@ func (z *compression) startInflate(c *Conn) {
 	if z.inTakeover {
 		dict = z.inWindow
 	}
-	if r, ok := inflaterPool.Get().(io.ReadCloser); ok {
-		r.(flate.Resetter).Reset(&z.inSource, dict)
-		z.inflater = r
-	} else {
-		z.inflater = flate.NewReaderDict(&z.inSource, dict)
-	}
+	z.inflater = getInflater()
+	z.inflater.reset(&z.inSource, dict)
 }
 
 // endInflate checks that the compressed data ended with the message and
-// gives the inflater back. Data that ends with a final block before the
-// message's frames do is fine if the frames after it are empty, since how
-// a message is cut into frames carries no meaning; it reads them. The
-// caller holds readMu.
+// gives the inflater back. Bytes the inflater read ahead but did not use
+// come from the payload after the final block. Data that ends with a final
+// block before the message's frames do is fine if the frames after it are
+// empty, since how a message is cut into frames carries no meaning; it
+// reads them. The caller holds readMu.
 func (z *compression) endInflate(c *Conn) error {
+	unused := z.inflater.unused()
 	z.releaseInflater()
 	z.inDone = true
+	if unused > 0 {
+		return c.fail(StatusInvalidPayload, errDeflateTrailing)
+	}
 	if z.inSource.tail > 0 {
 		return io.EOF
 	}
@@ -220,7 +234,7 @@ func (z *compression) endInflate(c *Conn) error {
 // releaseInflater gives the inflater, if any, back to the pool.
 func (z *compression) releaseInflater() {
 	if z.inflater != nil {
-		inflaterPool.Put(z.inflater)
+		putInflater(z.inflater)
 		z.inflater = nil
 	}
 }
