@@ -65,6 +65,7 @@ type Conn struct {
 	// Shared by both sides: the stXxx bits.
 	state     atomic.Uint32
 	closeWait atomic.Pointer[chan struct{}] // a Close waiting for the read under way to end (see awaitAnswer)
+	done      atomic.Pointer[chan struct{}] // Done's channel, made on first use; closedDone once closed
 
 	// Read side, guarded by readMu.
 	readMu        sync.Mutex
@@ -154,6 +155,30 @@ func newConn(nc net.Conn, server bool, buffered []byte, o *Options, neg negotiat
 	}
 	return c
 }
+
+// Done returns a channel that is closed once the network connection (over
+// HTTP/2, the stream) has been closed: by Close, CloseNow, the end of the
+// closing handshake the peer began, or a failure. Over HTTP/2 an
+// http.Handler that called Upgrade must wait for it before returning; see
+// Upgrade. The first call makes the channel.
+func (c *Conn) Done() <-chan struct{} {
+	p := c.done.Load()
+	if p == nil {
+		ch := make(chan struct{})
+		if c.done.CompareAndSwap(nil, &ch) {
+			return ch
+		}
+		p = c.done.Load()
+	}
+	return *p
+}
+
+// closedDone is the channel Done returns once the connection is closed.
+var closedDone = func() *chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return &ch
+}()
 
 // Subprotocol returns the subprotocol chosen in the opening handshake, or ""
 // if none was.
