@@ -29,6 +29,7 @@ type h2Fake struct {
 	body, out   net.Conn // the server's ends of the client-to-server and server-to-client pipes
 	finished    atomic.Bool
 	noDeadlines bool
+	writes      chan struct{} // gets a value as each Write begins, while there is room
 
 	mu      sync.Mutex
 	header  http.Header
@@ -59,6 +60,10 @@ func (f *h2Fake) WriteHeader(code int) {
 
 func (f *h2Fake) Write(p []byte) (int, error) {
 	f.WriteHeader(http.StatusOK)
+	select {
+	case f.writes <- struct{}{}:
+	default:
+	}
 	return f.out.Write(p)
 }
 
@@ -134,7 +139,8 @@ func newH2Fake(t testing.TB) (*h2Fake, h2Peer) {
 		outSrv.Close()
 		outCli.Close()
 	})
-	return &h2Fake{body: bodySrv, out: outSrv, header: http.Header{}}, h2Peer{in: outCli, out: bodyCli}
+	f := &h2Fake{body: bodySrv, out: outSrv, header: http.Header{}, writes: make(chan struct{}, 1)}
+	return f, h2Peer{in: outCli, out: bodyCli}
 }
 
 // client returns a client Conn over the peer's side, with neg as settled.
@@ -356,18 +362,8 @@ func TestHTTP2CloseNowAbortsWrite(t *testing.T) {
 	srv, _, f := h2Upgrade(t, nil)
 	wrote := make(chan error, 1)
 	go func() { wrote <- srv.WriteMessage(BinaryMessage, make([]byte, 1<<20)) }()
-	// The write waits in the pipe until the client reads; wait for it to be
-	// there, as Close looks for writes under way.
-	s := srv.conn.(*h2Stream)
-	for {
-		s.mu.Lock()
-		n := s.writing
-		s.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		time.Sleep(time.Millisecond) // polling a state no event reports
-	}
+	// The write waits in the pipe, for a client that does not read.
+	await(t, f.writes, "the write to reach the stream")
 	srv.CloseNow()
 	select {
 	case <-srv.Done():
