@@ -438,14 +438,17 @@ func (c *Conn) CloseNow() error {
 	return c.closeConn()
 }
 
-// closeConn closes the network connection once, and wakes Close calls that
-// wait for it.
+// closeConn closes the network connection once, and wakes Close calls and
+// Done's channel that wait for it.
 func (c *Conn) closeConn() error {
 	if c.state.Or(stClosed)&stClosed != 0 {
 		return ErrClosed
 	}
 	err := c.conn.Close()
 	c.stopKeepAlive()
+	if ch := c.done.Swap(closedDone); ch != nil {
+		close(*ch)
+	}
 	c.wakeCloser()
 	if c.app != nil && c.app.server != nil {
 		c.app.server.untrack(c)

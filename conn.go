@@ -67,6 +67,7 @@ type Conn struct {
 	state     atomic.Uint32
 	closeWait atomic.Pointer[chan struct{}] // a Close waiting for the read under way to end (see awaitAnswer)
 	writeDL   atomic.Int64                  // the application's write deadline, in Unix nanoseconds; 0 for none
+	done      atomic.Pointer[chan struct{}] // Done's channel, made on first use; closedDone once closed
 
 	// Read side, guarded by readMu.
 	readMu        sync.Mutex
@@ -159,6 +160,30 @@ func newConn(nc net.Conn, server bool, buffered []byte, o *Options, neg negotiat
 	}
 	return c
 }
+
+// Done returns a channel that is closed once the network connection (over
+// HTTP/2, the stream) has been closed: by Close, CloseNow, the end of the
+// closing handshake the peer began, or a failure. Over HTTP/2 an
+// http.Handler that called Upgrade must wait for it before returning; see
+// Upgrade. The first call makes the channel.
+func (c *Conn) Done() <-chan struct{} {
+	p := c.done.Load()
+	if p == nil {
+		ch := make(chan struct{})
+		if c.done.CompareAndSwap(nil, &ch) {
+			return ch
+		}
+		p = c.done.Load()
+	}
+	return *p
+}
+
+// closedDone is the channel Done returns once the connection is closed.
+var closedDone = func() *chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return &ch
+}()
 
 // Subprotocol returns the subprotocol chosen in the opening handshake, or ""
 // if none was.

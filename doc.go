@@ -29,11 +29,23 @@
 // Options of its own, and [Upgrade] lets the caller handle the request
 // before and the connection after the handshake.
 //
-// Upgrade takes over the connection from the http.Server (it hijacks it), so
-// it needs HTTP/1.1. WebSockets over HTTP/2 (RFC 8441) are not supported.
-// Go's HTTP/2 server does not offer them unless GODEBUG=http2xconnect=1 is
-// set, so browsers open WebSocket connections over HTTP/1.1 even to a server
-// that serves its pages over HTTP/2; do not set that option.
+// Over HTTP/1.1, Upgrade takes over the connection from the http.Server (it
+// hijacks it). Over HTTP/2 it accepts the extended CONNECT of RFC 8441, and
+// the Conn runs over the request's stream, one of many on the HTTP/2
+// connection: reads come from the request body and writes go to the response,
+// flushed, with the same framing, limits, close handshake and deadlines. The
+// stream ends when the http.Handler returns, so a handler that calls Upgrade
+// must not return before the Conn is closed (wait on [Conn.Done]); Server and
+// Handler run their function within the request over HTTP/2 and see to it.
+//
+// Go's HTTP/2 server offers extended CONNECT only when told to:
+// [EnableExtendedConnect] sets the per-server field that newer Go releases
+// add, and on Go 1.26 the program must start with GODEBUG=http2xconnect=1
+// in its environment (a //go:debug directive does not work for it). Once a
+// server offers it, Chrome and Firefox open wss:// connections as streams of
+// the HTTP/2 connection they already have to it, and no longer over HTTP/1.1,
+// so every WebSocket endpoint of that server must accept HTTP/2. [Dial] stays
+// on HTTP/1.1.
 //
 // # Reading and writing
 //

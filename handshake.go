@@ -68,12 +68,18 @@ func (req *upgradeRequest) checkAndAccept(opts *Options, accept func(*http.Reque
 	if err == nil {
 		return value, nil, nil
 	}
+	return nil, acceptRefusal(err), err
+}
+
+// acceptRefusal returns the refusal for an error of Server.Accept: the
+// status of an *HTTPError, or 403.
+func acceptRefusal(err error) *handshakeError {
 	he := &handshakeError{status: http.StatusForbidden, msg: err.Error()}
 	var status *HTTPError
 	if errors.As(err, &status) && status.Status >= 400 && status.Status < 600 {
 		he.status = status.Status
 	}
-	return nil, he, err
+	return he
 }
 
 var (
@@ -89,22 +95,33 @@ var (
 
 // IsWebSocketUpgrade reports whether r asks to upgrade to WebSocket: its
 // Connection header contains the token "upgrade" and its Upgrade header the
-// token "websocket". It checks nothing else; Upgrade does.
+// token "websocket", or, over HTTP/2, it is a CONNECT request whose
+// :protocol pseudo-header is "websocket" (RFC 8441). It checks nothing
+// else; Upgrade does.
 func IsWebSocketUpgrade(r *http.Request) bool {
-	return hasToken(r.Header["Connection"], "upgrade") && hasToken(r.Header["Upgrade"], "websocket")
+	return hasToken(r.Header["Connection"], "upgrade") && hasToken(r.Header["Upgrade"], "websocket") ||
+		isExtendedConnect(r)
 }
 
 // Upgrade performs the server's side of the opening handshake on r and
-// returns the WebSocket connection; opts may be nil for the defaults. It
-// takes over the connection from the http.Server, so the caller must not use
-// w after it returns successfully. If the request is not a valid WebSocket
-// handshake, or its origin is not allowed, Upgrade answers with an HTTP
-// error status and a plain-text body saying what was wrong, and returns an
-// error saying the same.
+// returns the WebSocket connection; opts may be nil for the defaults. The
+// caller must not use w after it returns successfully. If the request is
+// not a valid WebSocket handshake, or its origin is not allowed, Upgrade
+// answers with an HTTP error status and a plain-text body saying what was
+// wrong, and returns an error saying the same.
+//
+// Over HTTP/1.1, Upgrade takes over the connection from the http.Server (it
+// hijacks it) and answers 101; the Conn outlives the handler. Over HTTP/2
+// it accepts an extended CONNECT request (RFC 8441; see
+// EnableExtendedConnect), answers 200, and the Conn runs over the request's
+// stream, which ends when the handler returns: the handler must not return
+// before the Conn is closed. Close or CloseNow it, and wait on Conn.Done if
+// other goroutines may still be closing it. Server and Handler do this
+// themselves.
 //
 // Headers the caller set on w.Header() before calling Upgrade are sent with
-// the 101 response (cookies, for example), except those of the handshake
-// itself.
+// the 101 or 200 response (cookies, for example), except those of the
+// handshake itself.
 func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
 	return upgrade(w, r, opts, nil)
 }
@@ -114,6 +131,9 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, erro
 func upgrade(w http.ResponseWriter, r *http.Request, opts *Options, accept func(*http.Request) (any, error)) (*Conn, error) {
 	if opts == nil {
 		opts = &Options{}
+	}
+	if r.ProtoMajor == 2 {
+		return upgradeHTTP2(w, r, opts, accept)
 	}
 	req := upgradeRequest{
 		method:     r.Method,
@@ -130,17 +150,14 @@ func upgrade(w http.ResponseWriter, r *http.Request, opts *Options, accept func(
 	}
 	value, he, err := req.checkAndAccept(opts, accept, func() *http.Request { return r })
 	if he != nil {
-		if name, value := he.header(); name != "" {
-			w.Header().Set(name, value)
-		}
-		http.Error(w, he.msg, he.status)
+		refuse(w, he)
 		opts.refused(r.RemoteAddr, he)
 		return nil, err
 	}
 
 	netConn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		err = errors.New("websocket: cannot take over the connection from the HTTP server (HTTP/2 and some middleware do not allow it): " + err.Error())
+		err = errors.New("websocket: cannot take over the connection from the HTTP server (some middleware does not allow it): " + err.Error())
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return nil, err
 	}
@@ -302,10 +319,12 @@ func (o *Options) refused(remoteAddr string, e *handshakeError) {
 
 // header returns the header line that the refusal's response needs, if any.
 func (e *handshakeError) header() (name, value string) {
-	switch e.status {
-	case http.StatusMethodNotAllowed:
+	switch e {
+	case errNotGET:
 		return "Allow", http.MethodGet
-	case http.StatusUpgradeRequired:
+	case errNotConnect:
+		return "Allow", http.MethodConnect
+	case errVersion:
 		return "Sec-WebSocket-Version", "13"
 	}
 	return "", ""

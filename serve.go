@@ -23,14 +23,19 @@ import (
 type Handler func(*Conn)
 
 // ServeHTTP upgrades the request with the default Options and runs h on the
-// connection, on a goroutine of its own, as Server.ServeHTTP does; but no
-// Shutdown can reach these connections: use a Server for that.
+// connection as Server.ServeHTTP does; but no Shutdown can reach these
+// connections: use a Server for that.
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
 	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if r.ProtoMajor == 2 {
+		runHandler(c, h, srv)
+		awaitClosed(c)
+		return
+	}
 	go runHandler(c, h, srv)
 }
 
@@ -40,10 +45,13 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type Server struct {
 	Options
 
-	// Handler is called with each new connection, on a goroutine of its
-	// own: ServeHTTP returns once the connection is upgraded, so that the
-	// HTTP server's memory for the request is freed while the connection
-	// lives. When Handler returns, the connection is closed with status
+	// Handler is called with each new connection. Over HTTP/1.1 it runs on
+	// a goroutine of its own: ServeHTTP returns once the connection is
+	// upgraded, so that the HTTP server's memory for the request is freed
+	// while the connection lives. Over HTTP/2 (RFC 8441) the connection
+	// is a stream of the HTTP/2 connection, which lives only as long as
+	// ServeHTTP: Handler runs within it, and ServeHTTP returns once the
+	// connection is closed. When Handler returns, the connection is closed with status
 	// 1000 (normal closure). If it panics, the connection is closed with
 	// status 1011 (internal error) and the panic is logged with its stack
 	// to the http.Server's ErrorLog (or the log package's standard logger),
@@ -70,13 +78,20 @@ type Server struct {
 }
 
 // ServeHTTP upgrades the request, answering with an HTTP error if it is not
-// a valid WebSocket handshake, and starts s.Handler on the connection.
+// a valid WebSocket handshake, and starts s.Handler on the connection; over
+// HTTP/2 it runs s.Handler itself and returns once the connection is
+// closed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := upgrade(w, r, &s.Options, s.Accept)
 	if err != nil {
 		return
 	}
 	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if r.ProtoMajor == 2 {
+		s.run(c, srv)
+		awaitClosed(c)
+		return
+	}
 	go s.run(c, srv)
 }
 
@@ -108,6 +123,21 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) 
 	return c, nil
 }
 
+// awaitClosed waits until c's network connection is closed, which the
+// close that ended the Handler brings about within the close timeout, and
+// closes it at once after that. An HTTP/2 handler calls it before
+// returning, since the stream must not be used after.
+func awaitClosed(c *Conn) {
+	t := time.NewTimer(c.closeTimeout)
+	defer t.Stop()
+	select {
+	case <-c.Done():
+	case <-t.C:
+		c.CloseNow()
+		<-c.Done()
+	}
+}
+
 // Shutdown closes every connection the Server is serving with status 1001
 // (going away), closes the listeners given to Serve, and closes with 1001
 // any connection upgraded from then on as soon as it opens, without running
@@ -115,9 +145,11 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) 
 // return, or for ctx to be done; then it closes the remaining connections
 // at once and returns ctx.Err().
 //
-// An http.Server forgets connections once they are upgraded, so its own
-// Shutdown neither closes nor waits for them: call it first, to stop new
-// requests, then this.
+// An http.Server forgets HTTP/1.1 connections once they are upgraded, so
+// its own Shutdown neither closes nor waits for them; but it waits for the
+// HTTP/2 streams that WebSockets run on until they end. Call this first, or
+// both at once: connections upgraded after this has begun are closed at
+// once, whichever protocol they came over.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.shutdown = true

@@ -1,6 +1,6 @@
 module github.com/wsproject/websocket/benchmarks
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/coder/websocket v1.8.15
@@ -8,12 +8,14 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/lxzan/gws v1.8.9
 	github.com/wsproject/websocket v0.0.0
+	golang.org/x/net v0.63.0
 )
 
 require (
 	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/klauspost/compress v1.17.9 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )
 
 replace github.com/wsproject/websocket => ../

@@ -6,11 +6,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -76,7 +84,7 @@ const browserScript = `(async () => {
 		if (document.readyState !== "complete") {
 			await limit(new Promise(res => addEventListener("load", res, {once: true})), 10000, "the page to load");
 		}
-		ws = new WebSocket("ws://" + location.host + "/", ["chat", "superchat"]);
+		ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/", ["chat", "superchat"]);
 		ws.binaryType = "arraybuffer";
 		const inbox = [], waiting = [];
 		let closeInfo = null;
@@ -251,6 +259,62 @@ type browserResult struct {
 // text, binary and 1 MiB echoes, a burst of 500 messages, and a clean
 // close.
 func TestBrowserEcho(t *testing.T) {
+	logs := browserEcho(t, nil)
+	if !strings.Contains(logs, "handshake HTTP/1.1 GET") {
+		t.Errorf("the echo program logged no HTTP/1.1 handshake:\n%s", logs)
+	}
+}
+
+// TestBrowserEchoHTTP2 does the same over HTTPS, with a certificate the test
+// makes, and extended CONNECT on in the echo program: Chromium, which loads
+// the page over HTTP/2, must open its wss:// connection as a stream of that
+// connection (RFC 8441), and the echo program must log it so.
+func TestBrowserEchoHTTP2(t *testing.T) {
+	logs := browserEcho(t, selfSignedCert(t))
+	if !strings.Contains(logs, "handshake HTTP/2.0 CONNECT") {
+		t.Errorf("the WebSocket did not come as an HTTP/2 extended CONNECT; the echo program logged:\n%s", logs)
+	}
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and localhost, signed
+// by its own key, and returns the paths of its PEM file and the key's.
+func selfSignedCert(t *testing.T) []string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "echo test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := []string{filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")}
+	for i, b := range []*pem.Block{{Type: "CERTIFICATE", Bytes: der}, {Type: "PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(files[i], pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+// browserEcho runs the browser test, over HTTPS with HTTP/2 if tlsFiles
+// names a certificate and key, and returns what the echo program logged.
+func browserEcho(t *testing.T, tlsFiles []string) string {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skip("headless Chromium not installed at /usr/bin/chromium (Debian package chromium); .ci/run installs it")
 	}
@@ -261,8 +325,7 @@ func TestBrowserEcho(t *testing.T) {
 
 	bin := buildEchoBinary(ctx, t)
 	phase("built the echo program")
-	addr, echoLog := startEchoBinary(ctx, t, bin)
-	startURL := "http://" + addr + "/"
+	startURL, echoLog := startEchoBinary(ctx, t, bin, tlsFiles)
 	phase("echo program serves " + startURL)
 
 	browserURL := startChromium(ctx, t, startURL)
@@ -309,6 +372,9 @@ func TestBrowserEcho(t *testing.T) {
 			t.Logf("the page's own text:\n%s", ui)
 		}
 	}
+	// The echo program logs the connection's end before the close
+	// handshake's last frame reaches the page, so it is in the log now.
+	return echoLog.String()
 }
 
 // checkBrowserResult logs the steps the script took and asserts every field
@@ -476,14 +542,25 @@ func startProcessGroup(t *testing.T, cmd *exec.Cmd, name string) <-chan struct{}
 	return exited
 }
 
-// startEchoBinary runs the echo program bin on a free loopback port and
-// waits, for a bounded time, until it answers GET /. It returns the address
-// and the end of the program's output.
-func startEchoBinary(ctx context.Context, t *testing.T, bin string) (string, *tailBuffer) {
+// startEchoBinary runs the echo program bin on a free loopback port, over
+// HTTPS with extended CONNECT on if tlsFiles names a certificate and key,
+// and waits, for a bounded time, until it answers GET /. It returns the
+// page's URL and the program's output.
+func startEchoBinary(ctx context.Context, t *testing.T, bin string, tlsFiles []string) (string, *tailBuffer) {
 	t.Helper()
 	addr := browserFreeAddr(t)
 	out := &tailBuffer{max: 64 << 10}
-	cmd := exec.CommandContext(ctx, bin, "-addr", addr)
+	args, scheme := []string{"-addr", addr}, "http"
+	client := &http.Client{Timeout: time.Second}
+	if tlsFiles != nil {
+		args, scheme = append(args, "-cert", tlsFiles[0], "-key", tlsFiles[1]), "https"
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
+	pageURL := scheme + "://" + addr + "/"
+	cmd := exec.CommandContext(ctx, bin, args...)
+	// net/http reads GODEBUG as the program starts; Go 1.26 has no other
+	// way to turn extended CONNECT on.
+	cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1")
 	cmd.Stdout, cmd.Stderr = out, out
 	exited := startProcessGroup(t, cmd, "the echo program")
 	t.Cleanup(func() {
@@ -492,12 +569,11 @@ func startEchoBinary(ctx context.Context, t *testing.T, bin string) (string, *ta
 		}
 	})
 
-	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := browserGetOK(ctx, client, "http://"+addr+"/")
+		err := browserGetOK(ctx, client, pageURL)
 		if err == nil {
-			return addr, out
+			return pageURL, out
 		}
 		select {
 		case <-exited:
@@ -551,6 +627,7 @@ func startChromium(ctx context.Context, t *testing.T, startURL string) string {
 		"--disable-component-update",
 		"--disable-sync",
 		"--disable-quic",
+		"--ignore-certificate-errors",
 		"--user-data-dir="+t.TempDir(),
 		"--remote-debugging-port=0",
 		startURL,

@@ -16,6 +16,14 @@
 // smaller repetitive messages. The flag -compress=false turns it off. The
 // log line of each new connection says whether it was negotiated.
 //
+// With -cert and -key (PEM files of a certificate and its key) it serves
+// HTTPS instead, with HTTP/2, and accepts WebSockets over HTTP/2 (RFC 8441)
+// when extended CONNECT is on: on Go 1.26 start it with
+// GODEBUG=http2xconnect=1 in the environment. Browsers then open wss://
+// connections as streams of the HTTP/2 connection that loaded the page.
+// Each handshake is logged with its protocol ("HTTP/2.0 CONNECT" or
+// "HTTP/1.1 GET").
+//
 // The server offers the subprotocols "chat" and "superchat", preferring
 // "chat", accepts messages up to 64 MiB, and allows only pages from its own
 // host to connect (the library's default origin check). On SIGINT or
@@ -97,6 +105,7 @@ func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if websocket.IsWebSocketUpgrade(r) {
+		s.logger.Printf("handshake %s %s from %s", r.Proto, r.Method, r.RemoteAddr)
 		s.ws.ServeHTTP(w, r)
 		return
 	}
@@ -146,18 +155,18 @@ func echoMessages(c *websocket.Conn) error {
 // away), and any connection upgraded from now on as soon as it opens. It
 // waits for the close handshakes and the handlers to finish, or for ctx to
 // be done; then it closes the remaining connections at once and returns
-// ctx.Err(). The http.Server forgets connections once they are upgraded, so
-// its Shutdown, called first, only stops new requests.
+// ctx.Err(). Connections upgraded after it began are closed at once.
 func (s *echoServer) Shutdown(ctx context.Context) error {
 	return s.ws.Shutdown(ctx)
 }
 
 // run serves the echo on addr, with permessage-deflate if compress is set,
-// until ctx is done, then shuts down: it stops accepting, waits for plain
-// HTTP requests, closes the WebSocket connections with status 1001, and
-// waits for their handlers, all within shutdownTimeout. It returns an error
-// only if serving failed.
-func run(ctx context.Context, addr string, compress bool, logger *log.Logger) error {
+// until ctx is done, over HTTPS if certFile and keyFile are set, then shuts
+// down: it closes the WebSocket connections with status 1001 while the HTTP
+// server stops accepting and waits for plain HTTP requests (and, over
+// HTTP/2, for the streams of WebSockets), all within shutdownTimeout. It
+// returns an error only if serving failed.
+func run(ctx context.Context, addr, certFile, keyFile string, compress bool, logger *log.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -168,9 +177,18 @@ func run(ctx context.Context, addr string, compress bool, logger *log.Logger) er
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          logger,
 	}
+	scheme := "http"
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Printf("listening on %s", pageURL(ln.Addr()))
+	if certFile != "" || keyFile != "" {
+		scheme = "https"
+		if err := websocket.EnableExtendedConnect(srv); err != nil {
+			logger.Printf("WebSockets over HTTP/2 are off: %v", err)
+		}
+		go func() { serveErr <- srv.ServeTLS(ln, certFile, keyFile) }()
+	} else {
+		go func() { serveErr <- srv.Serve(ln) }()
+	}
+	logger.Printf("listening on %s", pageURL(scheme, ln.Addr()))
 
 	select {
 	case err := <-serveErr:
@@ -180,10 +198,12 @@ func run(ctx context.Context, addr string, compress bool, logger *log.Logger) er
 	logger.Print("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	wsDone := make(chan error, 1)
+	go func() { wsDone <- echo.Shutdown(sctx) }()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Printf("stopping the HTTP server: %v", err)
 	}
-	if err := echo.Shutdown(sctx); err != nil {
+	if err := <-wsDone; err != nil {
 		logger.Printf("closing WebSocket connections: %v", err)
 	}
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
@@ -193,23 +213,25 @@ func run(ctx context.Context, addr string, compress bool, logger *log.Logger) er
 	return nil
 }
 
-// pageURL returns the URL of the test page for a listening address, naming
-// localhost when the address is a wildcard.
-func pageURL(addr net.Addr) string {
+// pageURL returns the URL of the test page for a listening address and
+// scheme, naming localhost when the address is a wildcard.
+func pageURL(scheme string, addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return "http://" + addr.String() + "/"
+		return scheme + "://" + addr.String() + "/"
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 // main parses the flags and runs the server until SIGINT or SIGTERM.
 func main() {
 	addr := flag.String("addr", ":8080", "TCP `address` to listen on")
 	compress := flag.Bool("compress", true, "accept permessage-deflate compression, with context takeover")
+	certFile := flag.String("cert", "", "PEM `file` of the TLS certificate; with -key, serve HTTPS and HTTP/2")
+	keyFile := flag.String("key", "", "PEM `file` of the TLS certificate's private key")
 	flag.Parse()
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 
@@ -218,7 +240,7 @@ func main() {
 	// After the first signal, a second one stops the program at once.
 	context.AfterFunc(ctx, stop)
 
-	if err := run(ctx, *addr, *compress, logger); err != nil {
+	if err := run(ctx, *addr, *certFile, *keyFile, *compress, logger); err != nil {
 		logger.Fatal(err)
 	}
 }
