@@ -516,3 +516,42 @@ func BenchmarkHTTP2Adapter(b *testing.B) {
 		cli.ReadMessage()
 	}
 }
+
+// TestHTTP2Compressed runs permessage-deflate over an HTTP/2 stream: the
+// negotiation answers in the 200 response, and compressed messages, with
+// context takeover, echo over the stream as over TCP.
+func TestHTTP2Compressed(t *testing.T) {
+	co := &CompressionOptions{Threshold: -1, WindowBits: 12}
+	f, peer := newH2Fake(t)
+	srv, err := Upgrade(f, h2Request(f.body, "Sec-WebSocket-Extensions", deflateOffer(co.config())), &Options{Compression: co})
+	if err != nil {
+		t.Fatalf("Upgrade: %v", err)
+	}
+	go func() {
+		<-srv.Done()
+		f.finish()
+	}()
+	f.mu.Lock()
+	answer := f.header["Sec-Websocket-Extensions"]
+	f.mu.Unlock()
+	p, ok, err := acceptDeflateResponse(answer, co.config())
+	if !ok || err != nil || !srv.Compressed() {
+		t.Fatalf("answer %q: %v, %v; server compresses: %v", answer, ok, err, srv.Compressed())
+	}
+	cli := newConn(halfPipe{in: peer.in, out: peer.out}, false, nil, &Options{Compression: co}, negotiated{deflate: p, compress: true})
+	go echoHandler(srv)
+	gen := newChatGen(4)
+	for range 50 {
+		msg := gen.next()
+		if err := cli.WriteMessage(TextMessage, msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := cli.ReadMessage(); err != nil || string(got) != string(msg) {
+			t.Fatalf("compressed echo: %v", err)
+		}
+	}
+	cliRead := readInBackground(cli)
+	cli.Close(StatusNormalClosure, "")
+	await(t, cliRead, "the client's read to end")
+	await(t, srv.Done(), "the server's Done")
+}
