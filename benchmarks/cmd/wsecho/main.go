@@ -37,6 +37,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if level := os.Getenv("WSBENCH_LEVEL"); level != "" && compression != nil {
+		// Not part of the bench contract: for comparing our levels.
+		if compression.Level, err = strconv.Atoi(level); err != nil {
+			log.Fatal(err)
+		}
+	}
 	serveStats()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
