@@ -530,7 +530,7 @@ func TestShutdown(t *testing.T) {
 		local := c.conn.LocalAddr().String()
 		for _, want := range []string{
 			"open " + local + ` subprotocol="chat"`,
-			"closed " + local + ": websocket: peer closed: 1001",
+			"closed " + local + ": websocket: closed by this side, the peer answered 1001",
 		} {
 			if !strings.Contains(log, want) {
 				t.Errorf("log lacks %q:\n%s", want, log)
