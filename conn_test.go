@@ -136,7 +136,6 @@ func TestEchoLarge(t *testing.T) {
 	}
 }
 
-
 // TestAppendMessageNoAllocs checks that, in steady state, echoing a small
 // message with AppendMessage into a reused buffer and WriteMessage costs no
 // allocation on the server (nor on the hand-built client).
