@@ -44,13 +44,24 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 // Any unread rest of a message begun with NextReader is discarded first.
 // On error the message read so far is in the returned slice. After a close
 // frame from the peer, it returns a *CloseError.
-func (c *Conn) AppendMessage(dst []byte) (typ MessageType, msg []byte, err error) {
+func (c *Conn) AppendMessage(dst []byte) (MessageType, []byte, error) {
+	// The wait for input and the answer to the peer's close run from this
+	// small frame, not from appendMessage's: the goroutine of an idle
+	// connection, and the close of one, then fit the smallest stack.
 	c.readMu.Lock()
 	defer c.unlockRead()
-	defer c.finishRead()
-	if err := c.awaitInput(); err != nil {
-		return 0, dst, err
+	var typ MessageType
+	err := c.awaitInput()
+	if err == nil {
+		typ, dst, err = c.appendMessage(dst)
 	}
+	c.finishRead()
+	return typ, dst, err
+}
+
+// appendMessage does the work of AppendMessage once input is there. The
+// caller holds readMu.
+func (c *Conn) appendMessage(dst []byte) (typ MessageType, msg []byte, err error) {
 	if err := c.beginMessage(); err != nil {
 		return 0, dst, err
 	}

@@ -23,23 +23,39 @@ const maxRequestHeader = 8 << 10
 func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, neg negotiated) {
 	bp := getBuffer(maxRequestHeader)
 	defer putBuffer(bp)
-	buf := *bp
-	n, end := 0, -1
-	for end < 0 {
+	n, end := s.readHead(nc, *bp)
+	if end < 0 {
+		return nil, "", neg
+	}
+	return s.checkRequest(nc, (*bp)[:n], end)
+}
+
+// readHead reads the request on nc into buf up to its blank line, and
+// returns how many bytes it read and where the blank line begins, or -1
+// after refusing or dropping the connection. The read runs in this small
+// frame, apart from the parsed request, so that the handshake's goroutine
+// keeps its first stack while it waits.
+func (s *Server) readHead(nc net.Conn, buf []byte) (n, end int) {
+	for {
 		if n == len(buf) {
 			s.refuseRaw(nc, errHeaderTooLarge)
-			return nil, "", neg
+			return n, -1
 		}
 		m, err := nc.Read(buf[n:])
 		from := max(n-3, 0)
 		n += m
 		if i := bytes.Index(buf[from:n], []byte("\r\n\r\n")); i >= 0 {
-			end = from + i
+			return n, from + i
 		} else if err != nil {
 			nc.Close()
-			return nil, "", neg
+			return n, -1
 		}
 	}
+}
+
+// checkRequest parses and checks the request in buf, whose head ends at
+// end, and returns a Conn for it as readRequest does.
+func (s *Server) checkRequest(nc net.Conn, buf []byte, end int) (c *Conn, key string, neg negotiated) {
 	var req upgradeRequest
 	if err := parseUpgradeRequest(&req, buf[:end]); err != nil {
 		s.refuseRaw(nc, err.(*handshakeError))
@@ -52,7 +68,7 @@ func (s *Server) readRequest(nc net.Conn) (c *Conn, key string, neg negotiated) 
 	}
 	// Bytes after the request are the client's first frames.
 	neg = req.negotiate(&s.Options)
-	c = newConn(nc, true, buf[end+4:n], &s.Options, neg)
+	c = newConn(nc, true, buf[end+4:], &s.Options, neg)
 	if value != nil {
 		c.SetValue(value)
 	}
