@@ -3,8 +3,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,26 +10,20 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/wsproject/websocket"
+	"github.com/wsproject/websocket/internal/browsertest"
 )
 
 // This file holds an end-to-end test with a real browser: it builds and runs
@@ -40,10 +32,6 @@ import (
 // WebSocket client. The script that talks to the echo server runs inside
 // the page, so the browser's WebSocket implementation is the client under
 // test there, with the same-origin check of the echo server in the way.
-
-// chromiumPath is where Debian's chromium package installs the browser. The
-// test never downloads one.
-const chromiumPath = "/usr/bin/chromium"
 
 // browserTestTimeout bounds the whole test, building the program included.
 const browserTestTimeout = 90 * time.Second
@@ -315,47 +303,24 @@ func selfSignedCert(t *testing.T) []string {
 // browserEcho runs the browser test, over HTTPS with HTTP/2 if tlsFiles
 // names a certificate and key, and returns what the echo program logged.
 func browserEcho(t *testing.T, tlsFiles []string) string {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skip("headless Chromium not installed at /usr/bin/chromium (Debian package chromium); .ci/run installs it")
-	}
+	browsertest.SkipWithoutChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), browserTestTimeout)
 	defer cancel()
 	start := time.Now()
 	phase := func(what string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), what) }
 
-	bin := buildEchoBinary(ctx, t)
+	bin := browsertest.BuildProgram(ctx, t, ".", "echo")
 	phase("built the echo program")
 	startURL, echoLog := startEchoBinary(ctx, t, bin, tlsFiles)
 	phase("echo program serves " + startURL)
 
-	browserURL := startChromium(ctx, t, startURL)
-	phase("Chromium's DevTools listen at " + browserURL)
-	bu, err := url.Parse(browserURL)
-	if err != nil {
-		t.Fatalf("bad DevTools URL %q: %v", browserURL, err)
-	}
-	pageWS := findPageTarget(ctx, t, bu.Host, startURL)
-	phase("page target " + pageWS)
-
-	conn, resp, err := websocket.Dial(ctx, pageWS, nil)
-	if err != nil {
-		if resp != nil {
-			t.Fatalf("connecting to the page target with our client: %v (HTTP %s)", err, resp.Status)
-		}
-		t.Fatalf("connecting to the page target with our client: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := conn.Close(websocket.StatusNormalClosure, ""); err != nil {
-			t.Logf("closing the DevTools connection: %v", err)
-		}
-		phase("closed the DevTools connection")
-	})
-	cdp := &cdpClient{conn: conn}
-	waitForPage(ctx, t, cdp, startURL)
+	browser := browsertest.StartChromium(ctx, t, startURL)
+	phase("Chromium's DevTools listen at " + browser.DevToolsHost)
+	cdp := browser.Page(ctx, t, startURL)
 	phase("page loaded")
 
 	var res browserResult
-	if err := cdp.evaluate(ctx, browserScriptText(), &res); err != nil {
+	if err := cdp.Evaluate(ctx, browserScriptText(), &res); err != nil {
 		t.Fatalf("running the script in the page: %v", err)
 	}
 	phase("script in the page finished")
@@ -366,7 +331,7 @@ func browserEcho(t *testing.T, tlsFiles []string) string {
 	}
 	if t.Failed() {
 		var ui string
-		if err := cdp.evaluate(ctx, `document.body ? document.body.innerText.slice(0, 4000) : ""`, &ui); err != nil {
+		if err := cdp.Evaluate(ctx, `document.body ? document.body.innerText.slice(0, 4000) : ""`, &ui); err != nil {
 			t.Logf("reading the page's text: %v", err)
 		} else {
 			t.Logf("the page's own text:\n%s", ui)
@@ -461,95 +426,13 @@ func browserScriptText() string {
 
 // buildEchoBinary builds the echo program into a temporary directory and returns
 // the binary's path.
-func buildEchoBinary(ctx context.Context, t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("finding the go command to build the echo program: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "echo")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build of the echo program: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// browserFreeAddr returns a loopback address with a port that was free a moment
-// ago.
-func browserFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// tailBuffer is a bytes.Buffer safe for concurrent use, which keeps at most
-// its last max bytes.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-// Write appends p, dropping the oldest bytes beyond the limit.
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if over := b.buf.Len() - b.max; b.max > 0 && over > 0 {
-		b.buf.Next(over)
-	}
-	return len(p), nil
-}
-
-// String returns the bytes kept.
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startProcessGroup starts cmd in a process group of its own and registers a
-// cleanup that kills the whole group and waits for cmd. The returned channel
-// is closed when cmd has exited.
-func startProcessGroup(t *testing.T, cmd *exec.Cmd, name string) <-chan struct{} {
-	t.Helper()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s (pid %d) did not exit after SIGKILL", name, cmd.Process.Pid)
-		}
-	})
-	return exited
-}
-
 // startEchoBinary runs the echo program bin on a free loopback port, over
 // HTTPS with extended CONNECT on if tlsFiles names a certificate and key,
-// and waits, for a bounded time, until it answers GET /. It returns the
-// page's URL and the program's output.
-func startEchoBinary(ctx context.Context, t *testing.T, bin string, tlsFiles []string) (string, *tailBuffer) {
+// and waits until it serves its page. It returns the page's URL and the
+// program's output.
+func startEchoBinary(ctx context.Context, t *testing.T, bin string, tlsFiles []string) (string, *browsertest.TailBuffer) {
 	t.Helper()
-	addr := browserFreeAddr(t)
-	out := &tailBuffer{max: 64 << 10}
+	addr := browsertest.FreeAddr(t)
 	args, scheme := []string{"-addr", addr}, "http"
 	client := &http.Client{Timeout: time.Second}
 	if tlsFiles != nil {
@@ -561,315 +444,5 @@ func startEchoBinary(ctx context.Context, t *testing.T, bin string, tlsFiles []s
 	// net/http reads GODEBUG as the program starts; Go 1.26 has no other
 	// way to turn extended CONNECT on.
 	cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=1")
-	cmd.Stdout, cmd.Stderr = out, out
-	exited := startProcessGroup(t, cmd, "the echo program")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("echo program output:\n%s", out.String())
-		}
-	})
-
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := browserGetOK(ctx, client, pageURL)
-		if err == nil {
-			return pageURL, out
-		}
-		select {
-		case <-exited:
-			t.Fatalf("the echo program exited before serving: %v\n%s", cmd.ProcessState, out.String())
-		default:
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("the echo program does not answer GET / at %s: %v", addr, err)
-		}
-		browserPoll(ctx)
-	}
-}
-
-// browserGetOK fetches u and reports an error unless the answer is 200 OK.
-func browserGetOK(ctx context.Context, client *http.Client, u string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return nil
-}
-
-// browserPoll pauses between two attempts of a bounded polling loop.
-func browserPoll(ctx context.Context) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(50 * time.Millisecond):
-	}
-}
-
-// startChromium starts headless Chromium on startURL with a DevTools server
-// on a port of its choice, and returns the browser's DevTools WebSocket URL
-// from the line Chromium prints on stderr.
-func startChromium(ctx context.Context, t *testing.T, startURL string) string {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, chromiumPath,
-		"--headless",
-		"--no-sandbox",
-		"--disable-gpu",
-		"--no-first-run",
-		"--disable-background-networking",
-		"--disable-component-update",
-		"--disable-sync",
-		"--disable-quic",
-		"--ignore-certificate-errors",
-		"--user-data-dir="+t.TempDir(),
-		"--remote-debugging-port=0",
-		startURL,
-	)
-	// Chromium's child processes share its stderr, so read it from a pipe
-	// of our own: its end comes when the last of them has exited.
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = w
-	t.Cleanup(func() { w.Close(); r.Close() }) // in case the start fails
-	stderrLog := &tailBuffer{max: 64 << 10}
-	exited := startProcessGroup(t, cmd, "Chromium")
-	w.Close()
-
-	found := make(chan string, 1)
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(nil, 1<<20)
-		const prefix = "DevTools listening on "
-		for sc.Scan() {
-			line := sc.Text()
-			stderrLog.Write([]byte(line + "\n"))
-			if u, ok := strings.CutPrefix(line, prefix); ok {
-				select {
-				case found <- strings.TrimSpace(u):
-				default:
-				}
-			}
-		}
-		io.Copy(stderrLog, r)
-	}()
-	// Cleanups run last in, first out: this one runs before the one of
-	// startProcessGroup, and kills the group itself before awaiting the pipe's
-	// end.
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		select {
-		case <-drained:
-		case <-time.After(10 * time.Second):
-			t.Errorf("Chromium's stderr stayed open 10 s after SIGKILL to its process group")
-		}
-		r.Close()
-		if t.Failed() {
-			t.Logf("Chromium's stderr:\n%s", stderrLog.String())
-		}
-	})
-
-	timer := time.NewTimer(30 * time.Second)
-	defer timer.Stop()
-	select {
-	case u := <-found:
-		return u
-	case <-exited:
-		t.Fatalf("Chromium exited before its DevTools server listened: %v\n%s", cmd.ProcessState, stderrLog.String())
-	case <-timer.C:
-		t.Fatalf("Chromium printed no DevTools URL within 30 s:\n%s", stderrLog.String())
-	case <-ctx.Done():
-		t.Fatalf("Chromium printed no DevTools URL before the test's deadline:\n%s", stderrLog.String())
-	}
-	return ""
-}
-
-// devtoolsTarget is an entry of the DevTools server's /json/list.
-type devtoolsTarget struct {
-	Type                 string `json:"type"`
-	URL                  string `json:"url"`
-	WebSocketDebuggerURL string `json:"webSocketDebuggerUrl"`
-}
-
-// findPageTarget polls the DevTools server at hostPort, for a bounded time,
-// until a page target shows startURL, and returns its WebSocket URL.
-func findPageTarget(ctx context.Context, t *testing.T, hostPort, startURL string) string {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	var last []devtoolsTarget
-	var lastErr error
-	for {
-		last, lastErr = listDevtoolsTargets(ctx, client, "http://"+hostPort+"/json/list")
-		for _, tg := range last {
-			if tg.Type == "page" && tg.URL == startURL && tg.WebSocketDebuggerURL != "" {
-				return tg.WebSocketDebuggerURL
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("no page target at %s in time; last error %v, last targets %+v", startURL, lastErr, last)
-		}
-		browserPoll(ctx)
-	}
-}
-
-// listDevtoolsTargets fetches and decodes the DevTools server's target list.
-func listDevtoolsTargets(ctx context.Context, client *http.Client, u string) ([]devtoolsTarget, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	var targets []devtoolsTarget
-	if err := json.NewDecoder(resp.Body).Decode(&targets); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", u, err)
-	}
-	return targets, nil
-}
-
-// waitForPage polls the page with Runtime.evaluate, for a bounded time,
-// until its document is startURL and has loaded. The target list names the
-// URL a navigation goes to before the page's document has changed.
-func waitForPage(ctx context.Context, t *testing.T, cdp *cdpClient, startURL string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var state struct {
-		Href       string `json:"href"`
-		ReadyState string `json:"readyState"`
-	}
-	for {
-		err := cdp.evaluate(ctx, `({href: location.href, readyState: document.readyState})`, &state)
-		if err == nil && state.Href == startURL && state.ReadyState == "complete" {
-			return
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("the page did not load %s in time: last state %+v, last error %v", startURL, state, err)
-		}
-		browserPoll(ctx)
-	}
-}
-
-// cdpClient speaks the Chrome DevTools Protocol over one of our WebSocket
-// connections, one command at a time.
-type cdpClient struct {
-	conn   *websocket.Conn
-	nextID int64
-}
-
-// cdpError is an error a CDP command answered with.
-type cdpError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Data    string `json:"data"`
-}
-
-func (e *cdpError) Error() string {
-	return fmt.Sprintf("CDP error %d: %s %s", e.Code, e.Message, e.Data)
-}
-
-// call sends the command method with params, waits for its answer while
-// skipping events, and decodes the answer's result into result. ctx bounds
-// the exchange.
-func (c *cdpClient) call(ctx context.Context, method string, params, result any) error {
-	c.nextID++
-	id := c.nextID
-	req, err := json.Marshal(struct {
-		ID     int64  `json:"id"`
-		Method string `json:"method"`
-		Params any    `json:"params,omitempty"`
-	}{id, method, params})
-	if err != nil {
-		return err
-	}
-	if d, ok := ctx.Deadline(); ok {
-		c.conn.SetDeadline(d)
-	}
-	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	if err := c.conn.WriteMessage(websocket.TextMessage, req); err != nil {
-		return fmt.Errorf("sending %s: %w", method, err)
-	}
-	for {
-		typ, data, err := c.conn.ReadMessage()
-		if err != nil {
-			return fmt.Errorf("reading the answer to %s: %w", method, err)
-		}
-		if typ != websocket.TextMessage {
-			return fmt.Errorf("DevTools sent a %v message; CDP uses text", typ)
-		}
-		var msg struct {
-			ID     int64           `json:"id"`
-			Result json.RawMessage `json:"result"`
-			Error  *cdpError       `json:"error"`
-		}
-		if err := json.Unmarshal(data, &msg); err != nil {
-			return fmt.Errorf("decoding a CDP message: %w: %.200q", err, data)
-		}
-		if msg.ID != id {
-			continue // an event, or an answer to nothing we wait for
-		}
-		if msg.Error != nil {
-			return fmt.Errorf("%s: %w", method, msg.Error)
-		}
-		if result == nil {
-			return nil
-		}
-		if err := json.Unmarshal(msg.Result, result); err != nil {
-			return fmt.Errorf("decoding the result of %s: %w: %.500q", method, err, msg.Result)
-		}
-		return nil
-	}
-}
-
-// evaluate runs expression in the page with Runtime.evaluate, awaiting the
-// promise it yields, and decodes the value it resolves into v.
-func (c *cdpClient) evaluate(ctx context.Context, expression string, v any) error {
-	var res struct {
-		Result struct {
-			Type  string          `json:"type"`
-			Value json.RawMessage `json:"value"`
-		} `json:"result"`
-		ExceptionDetails *struct {
-			Text      string `json:"text"`
-			Exception *struct {
-				Description string `json:"description"`
-			} `json:"exception"`
-		} `json:"exceptionDetails"`
-	}
-	params := map[string]any{
-		"expression":    expression,
-		"awaitPromise":  true,
-		"returnByValue": true,
-	}
-	if err := c.call(ctx, "Runtime.evaluate", params, &res); err != nil {
-		return err
-	}
-	if e := res.ExceptionDetails; e != nil {
-		msg := e.Text
-		if e.Exception != nil {
-			msg += " " + e.Exception.Description
-		}
-		return errors.New("exception in the page: " + msg)
-	}
-	if err := json.Unmarshal(res.Result.Value, v); err != nil {
-		return fmt.Errorf("decoding the script's %s value: %w: %.500q", res.Result.Type, err, res.Result.Value)
-	}
-	return nil
+	return pageURL, browsertest.StartServer(ctx, t, cmd, "the echo program", pageURL, client)
 }

@@ -21,9 +21,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsproject/websocket/internal/browsertest"
 )
 
 // These tests talk to the echo server with a small client written here from
@@ -44,37 +45,18 @@ const (
 	opPong         = 0xA
 )
 
-// lockedBuffer is a bytes.Buffer that handler goroutines may log to while
-// the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serveEcho serves a new echo server, with compression as the program has
 // it by default, on a loopback httptest.Server. It returns the echo server,
 // the address and the log.
-func serveEcho(t *testing.T) (*echoServer, string, *lockedBuffer) {
+func serveEcho(t *testing.T) (*echoServer, string, *browsertest.TailBuffer) {
 	t.Helper()
 	return serveEchoCompress(t, true)
 }
 
 // serveEchoCompress is serveEcho with permessage-deflate accepted or not.
-func serveEchoCompress(t *testing.T, compress bool) (*echoServer, string, *lockedBuffer) {
+func serveEchoCompress(t *testing.T, compress bool) (*echoServer, string, *browsertest.TailBuffer) {
 	t.Helper()
-	logs := new(lockedBuffer)
+	logs := new(browsertest.TailBuffer)
 	s := newServer(log.New(logs, "", 0), compress)
 	srv := httptest.NewServer(s)
 	t.Cleanup(func() {
@@ -609,7 +591,7 @@ func TestProgram(t *testing.T) {
 	// Read its log, handing over the listening address, and keep reading
 	// so that it never blocks on a full pipe.
 	listening := make(chan string, 1)
-	logs := new(lockedBuffer)
+	logs := new(browsertest.TailBuffer)
 	logDone := make(chan struct{})
 	go func() {
 		defer close(logDone)
