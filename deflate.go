@@ -240,15 +240,18 @@ func (z *compression) releaseInflater() {
 }
 
 // appendWindow appends p to the window w, which keeps the last 2^bits
-// bytes, and returns it. The window's memory is allocated once, at its
-// full size.
+// bytes, and returns it. The window's memory grows with what went through
+// it, doubling up to its full size, so that a connection that has sent
+// or received little keeps little; once full it is never reallocated.
 func appendWindow(w, p []byte, bits int) []byte {
 	size := 1 << bits
 	if len(p) >= size {
 		p = p[len(p)-size:]
 	}
-	if w == nil {
-		w = make([]byte, 0, size)
+	if need := len(w) + len(p); need > cap(w) && cap(w) < size {
+		grown := make([]byte, len(w), min(size, max(need, 2*cap(w))))
+		copy(grown, w)
+		w = grown
 	}
 	if over := len(w) + len(p) - size; over > 0 {
 		w = w[:copy(w, w[over:])]

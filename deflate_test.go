@@ -194,3 +194,32 @@ func TestDeflateEchoNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per compressed round trip, want 0", allocs)
 	}
 }
+
+// TestAppendWindow checks that a window keeps exactly the last 2^bits bytes
+// of what went through it, grows with it, never beyond 2^bits, and is not
+// reallocated once full.
+func TestAppendWindow(t *testing.T) {
+	const bits = 10
+	all := testPayload(BinaryMessage, 8000, 1)
+	var w []byte
+	sent := 0
+	for _, n := range []int{1, 7, 100, 300, 600, 1023, 1024, 1025, 2000, 3} {
+		full := cap(w) == 1<<bits
+		var base *byte
+		if full {
+			base = &w[:1][0]
+		}
+		w = appendWindow(w, all[sent:sent+n], bits)
+		sent += n
+		want := all[max(0, sent-1<<bits):sent]
+		if !bytes.Equal(w, want) {
+			t.Fatalf("after %d bytes: window of %d bytes differs from the last %d bytes", sent, len(w), len(want))
+		}
+		if cap(w) > min(2*sent, 1<<bits) {
+			t.Fatalf("after %d bytes: capacity %d; want at most twice what went through, and at most the window's %d", sent, cap(w), 1<<bits)
+		}
+		if full && &w[:1][0] != base {
+			t.Fatalf("after %d bytes: a full window was reallocated", sent)
+		}
+	}
+}

@@ -96,6 +96,10 @@ type inflater struct {
 	dist [distTable]uint32
 	cl   [1 << maxCLBits]uint32
 	lens [numLitLen + numDist]uint8
+
+	// order is buildTable's scratch, here rather than on the stack, so
+	// that a goroutine that inflates a message keeps a small stack.
+	order [maxSymbols]uint16
 }
 
 // inflaters holds idle inflaters.
@@ -363,14 +367,14 @@ func (f *inflater) dynamicHeader() error {
 		}
 		cl[s] = uint8(f.take(3))
 	}
-	if !buildTable(f.cl[:], maxCLBits, cl[:], clValues[:]) {
+	if !buildTable(f.cl[:], maxCLBits, cl[:], clValues[:], &f.order) {
 		return errCorruptDeflate
 	}
 	if err := f.codeLengths(nlit + ndist); err != nil {
 		return err
 	}
-	if !buildTable(f.lit[:], litRoot, f.lens[:nlit], litValues[:]) ||
-		!buildTable(f.dist[:], distRoot, f.lens[nlit:nlit+ndist], distValues[:]) {
+	if !buildTable(f.lit[:], litRoot, f.lens[:nlit], litValues[:], &f.order) ||
+		!buildTable(f.dist[:], distRoot, f.lens[nlit:nlit+ndist], distValues[:], &f.order) {
 		return errCorruptDeflate
 	}
 	return nil
@@ -418,10 +422,14 @@ func (f *inflater) codeLengths(n int) error {
 	return nil
 }
 
+// maxSymbols is the most symbols a code has: the 288 of the fixed
+// literal/length code (RFC 1951 section 3.2.6).
+const maxSymbols = 288
+
 // The values of table entries by symbol, and the fixed code's tables.
 var (
 	clValues       [numCodeLen]uint32
-	litValues      [288]uint32
+	litValues      [maxSymbols]uint32
 	distValues     [32]uint32
 	fixedLitTable  [litTable]uint32
 	fixedDistTable [distTable]uint32
@@ -453,15 +461,16 @@ func init() {
 		base += 1 << extra
 	}
 	distValues[30], distValues[31] = kindBad, kindBad
-	var lens [288]uint8
+	var lens [maxSymbols]uint8
+	var order [maxSymbols]uint16
 	for i := range lens {
 		lens[i] = [...]uint8{8, 9, 7, 8}[btoi(i >= 144)+btoi(i >= 256)+btoi(i >= 280)]
 	}
-	buildTable(fixedLitTable[:], litRoot, lens[:], litValues[:])
+	buildTable(fixedLitTable[:], litRoot, lens[:], litValues[:], &order)
 	for i := range 32 {
 		lens[i] = 5
 	}
-	buildTable(fixedDistTable[:], distRoot, lens[:32], distValues[:])
+	buildTable(fixedDistTable[:], distRoot, lens[:32], distValues[:], &order)
 }
 
 // btoi returns 1 for true and 0 for false.
@@ -476,8 +485,9 @@ func btoi(b bool) int {
 // the canonical Huffman code of the code lengths lens; symbol s decodes to
 // values[s]. It reports false for a code that is over-subscribed, or
 // incomplete other than a lone code of length 1 (as zlib and compress/flate
-// allow); a code with no lengths at all decodes nothing.
-func buildTable(tab []uint32, root uint, lens []uint8, values []uint32) bool {
+// allow); a code with no lengths at all decodes nothing. order is scratch
+// space for the symbols in code order.
+func buildTable(tab []uint32, root uint, lens []uint8, values []uint32, order *[maxSymbols]uint16) bool {
 	var count [maxCodeBits + 1]int
 	maxLen := 0
 	for _, l := range lens {
@@ -504,14 +514,13 @@ func buildTable(tab []uint32, root uint, lens []uint8, values []uint32) bool {
 	for l := 1; l <= maxCodeBits; l++ {
 		offs[l+1] = offs[l] + count[l]
 	}
-	var sorted [288]uint16
 	for s, l := range lens {
 		if l != 0 {
-			sorted[offs[l]] = uint16(s)
+			order[offs[l]] = uint16(s)
 			offs[l]++
 		}
 	}
-	fillCodes(tab, root, lens, values, sorted[:offs[maxCodeBits]], &count)
+	fillCodes(tab, root, lens, values, order[:offs[maxCodeBits]], &count)
 	return true
 }
 
