@@ -145,22 +145,13 @@ func TestAppendMessageNoAllocs(t *testing.T) {
 	const msg = "steady state echo"
 	frame := clientFrame(true, opText, msg)
 	resp := make([]byte, 2+len(msg))
-	var err error
-	roundTrip := func() {
-		if err != nil {
-			return
+	allocs := allocsPerStep(t, func() error {
+		if _, err := c.conn.Write(frame); err != nil {
+			return err
 		}
-		if _, err = c.conn.Write(frame); err == nil {
-			_, err = io.ReadFull(c.br, resp)
-		}
-	}
-	for range 10 {
-		roundTrip() // warm up
-	}
-	allocs := testing.AllocsPerRun(200, roundTrip)
-	if err != nil {
-		t.Fatal(err)
-	}
+		_, err := io.ReadFull(c.br, resp)
+		return err
+	})
 	if string(resp[2:]) != msg {
 		t.Fatalf("echo %q, want %q", resp[2:], msg)
 	}
@@ -179,22 +170,12 @@ func TestClientRoundTripAllocs(t *testing.T) {
 	c := mustDial(t, wsURL(addr), nil)
 	msg := []byte("sixteen bytes!!!")
 	buf := make([]byte, 0, 64)
-	var err error
-	roundTrip := func() {
-		if err != nil {
-			return
-		}
+	allocs := allocsPerStep(t, func() (err error) {
 		if err = c.WriteMessage(BinaryMessage, msg); err == nil {
 			_, buf, err = c.AppendMessage(buf[:0])
 		}
-	}
-	for range 10 {
-		roundTrip()
-	}
-	allocs := testing.AllocsPerRun(200, roundTrip)
-	if err != nil {
-		t.Fatalf("round trip: %v", err)
-	}
+		return err
+	})
 	if !bytes.Equal(buf, msg) {
 		t.Fatalf("echo %q, want %q", buf, msg)
 	}

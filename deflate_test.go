@@ -174,22 +174,12 @@ func TestDeflateEchoNoAllocs(t *testing.T) {
 	defer c.Close(StatusNormalClosure, "")
 	msg := newChatGen(3).next()
 	var buf []byte
-	var err error
-	round := func() {
-		if err != nil {
-			return
-		}
+	allocs := allocsPerStep(t, func() (err error) {
 		if err = c.WriteMessage(TextMessage, msg); err == nil {
 			_, buf, err = c.AppendMessage(buf[:0])
 		}
-	}
-	for range 50 {
-		round()
-	}
-	allocs := testing.AllocsPerRun(200, round)
-	if err != nil {
-		t.Fatal(err)
-	}
+		return err
+	})
 	if allocs != 0 && !raceEnabled() { // the race detector makes sync.Pool drop items
 		t.Errorf("%v allocations per compressed round trip, want 0", allocs)
 	}

@@ -856,3 +856,25 @@ func streamConn(stream []byte, opts *Options) (*Conn, func()) {
 		wg.Wait()
 	}
 }
+
+// allocsPerStep runs step 50 times to warm up (buffers and compression
+// windows reach their steady size), then returns the average
+// number of allocations of one run over 200 runs. Once step has returned an
+// error it is not run again, and the test fails with that error.
+func allocsPerStep(t *testing.T, step func() error) float64 {
+	t.Helper()
+	var err error
+	run := func() {
+		if err == nil {
+			err = step()
+		}
+	}
+	for range 50 {
+		run()
+	}
+	allocs := testing.AllocsPerRun(200, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return allocs
+}

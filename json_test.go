@@ -62,19 +62,7 @@ func TestWriteJSONNoAllocs(t *testing.T) {
 	c, peer := preparedPair(t, true, negotiated{})
 	go drain(peer)
 	v := jsonPoint{Name: "steady", X: 2, Tags: []int{4, 5}}
-	var err error
-	write := func() {
-		if err == nil {
-			err = c.WriteJSON(&v)
-		}
-	}
-	for range 20 {
-		write()
-	}
-	allocs := testing.AllocsPerRun(200, write)
-	if err != nil {
-		t.Fatal(err)
-	}
+	allocs := allocsPerStep(t, func() error { return c.WriteJSON(&v) })
 	if allocs != 0 && !raceEnabled() {
 		t.Errorf("%v allocations per WriteJSON, want 0", allocs)
 	}

@@ -242,19 +242,7 @@ func TestWritePreparedMessageNoAllocs(t *testing.T) {
 			pm, _ := NewPreparedMessage(BinaryMessage, payload)
 			c, peer := preparedPair(t, tt.server, tt.neg)
 			go io.Copy(io.Discard, peer.conn)
-			var err error
-			write := func() {
-				if err == nil {
-					err = c.WritePreparedMessage(pm)
-				}
-			}
-			for range 50 {
-				write()
-			}
-			allocs := testing.AllocsPerRun(200, write)
-			if err != nil {
-				t.Fatal(err)
-			}
+			allocs := allocsPerStep(t, func() error { return c.WritePreparedMessage(pm) })
 			if allocs != 0 && !raceEnabled() { // the race detector makes sync.Pool drop items
 				t.Errorf("%v allocations per WritePreparedMessage, want 0", allocs)
 			}

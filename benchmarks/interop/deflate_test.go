@@ -506,30 +506,8 @@ func dialDeflate(t *testing.T, url string, serverAll bool, wantExt func(co webso
 	}
 }
 
-// gorillaDeflateEcho is gorilla's echo with compression on: gorilla answers
-// any permessage-deflate offer with no context takeover both ways, and
-// compresses every message it writes.
-func gorillaDeflateEcho(w http.ResponseWriter, r *http.Request) {
-	up := gorilla.Upgrader{EnableCompression: true}
-	c, err := up.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.SetReadLimit(8 << 20)
-	for {
-		typ, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		if c.WriteMessage(typ, msg) != nil {
-			return
-		}
-	}
-}
-
 func TestDeflateOurClientGorillaServer(t *testing.T) {
-	url := theirEcho(t, http.HandlerFunc(gorillaDeflateEcho))
+	url := theirEcho(t, gorillaEcho(gorilla.Upgrader{EnableCompression: true}))
 	dialDeflate(t, url, true, func(websocket.CompressionOptions) string {
 		return "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 	})

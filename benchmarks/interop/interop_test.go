@@ -224,22 +224,26 @@ func theirEcho(t *testing.T, h http.Handler) string {
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
-// gorillaEcho is an echo handler written with gorilla/websocket.
-func gorillaEcho(w http.ResponseWriter, r *http.Request) {
-	up := gorilla.Upgrader{}
-	c, err := up.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.SetReadLimit(8 << 20)
-	for {
-		typ, msg, err := c.ReadMessage()
+// gorillaEcho returns an echo handler written with gorilla/websocket that
+// upgrades with up. With up.EnableCompression, gorilla answers any
+// permessage-deflate offer with no context takeover both ways and
+// compresses every message it writes.
+func gorillaEcho(up gorilla.Upgrader) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
-		if c.WriteMessage(typ, msg) != nil {
-			return
+		defer c.Close()
+		c.SetReadLimit(8 << 20)
+		for {
+			typ, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if c.WriteMessage(typ, msg) != nil {
+				return
+			}
 		}
 	}
 }
@@ -298,7 +302,7 @@ func dialAndEcho(t *testing.T, url string) {
 }
 
 func TestOurClientGorillaServer(t *testing.T) {
-	dialAndEcho(t, theirEcho(t, http.HandlerFunc(gorillaEcho)))
+	dialAndEcho(t, theirEcho(t, gorillaEcho(gorilla.Upgrader{})))
 }
 
 func TestOurClientCoderServer(t *testing.T) {
