@@ -513,32 +513,9 @@ func TestDeflateOurClientGorillaServer(t *testing.T) {
 	})
 }
 
-// coderDeflateEcho returns coder's echo in compression mode m, compressing
-// every message of at least one byte.
-func coderDeflateEcho(m coder.CompressionMode) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: m, CompressionThreshold: 1})
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		c.SetReadLimit(8 << 20)
-		ctx := r.Context()
-		for {
-			typ, msg, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			if c.Write(ctx, typ, msg) != nil {
-				return
-			}
-		}
-	}
-}
-
 func TestDeflateOurClientCoderServer(t *testing.T) {
 	t.Run("CompressionContextTakeover", func(t *testing.T) {
-		url := theirEcho(t, coderDeflateEcho(coder.CompressionContextTakeover))
+		url := theirEcho(t, coderEcho(&coder.AcceptOptions{CompressionMode: coder.CompressionContextTakeover, CompressionThreshold: 1}))
 		dialDeflate(t, url, true, func(co websocket.CompressionOptions) string {
 			if co.NoContextTakeover {
 				return "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
@@ -547,7 +524,7 @@ func TestDeflateOurClientCoderServer(t *testing.T) {
 		})
 	})
 	t.Run("CompressionNoContextTakeover", func(t *testing.T) {
-		url := theirEcho(t, coderDeflateEcho(coder.CompressionNoContextTakeover))
+		url := theirEcho(t, coderEcho(&coder.AcceptOptions{CompressionMode: coder.CompressionNoContextTakeover, CompressionThreshold: 1}))
 		dialDeflate(t, url, true, func(websocket.CompressionOptions) string {
 			return "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
 		})

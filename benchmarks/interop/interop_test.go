@@ -248,22 +248,25 @@ func gorillaEcho(up gorilla.Upgrader) http.HandlerFunc {
 	}
 }
 
-// coderEcho is an echo handler written with coder/websocket.
-func coderEcho(w http.ResponseWriter, r *http.Request) {
-	c, err := coder.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(8 << 20)
-	ctx := r.Context()
-	for {
-		typ, msg, err := c.Read(ctx)
+// coderEcho returns an echo handler written with coder/websocket that
+// accepts with opts (nil for coder's defaults).
+func coderEcho(opts *coder.AcceptOptions) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := coder.Accept(w, r, opts)
 		if err != nil {
 			return
 		}
-		if c.Write(ctx, typ, msg) != nil {
-			return
+		defer c.CloseNow()
+		c.SetReadLimit(8 << 20)
+		ctx := r.Context()
+		for {
+			typ, msg, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if c.Write(ctx, typ, msg) != nil {
+				return
+			}
 		}
 	}
 }
@@ -306,5 +309,5 @@ func TestOurClientGorillaServer(t *testing.T) {
 }
 
 func TestOurClientCoderServer(t *testing.T) {
-	dialAndEcho(t, theirEcho(t, http.HandlerFunc(coderEcho)))
+	dialAndEcho(t, theirEcho(t, coderEcho(nil)))
 }
