@@ -5,40 +5,9 @@
 // the first thing that went wrong and exits with status 1.
 'use strict';
 const assert = require('node:assert/strict');
-const WebSocket = require('ws');
+const { connect, text } = require('./connect');
 
 const url = process.argv[2];
-
-// connect opens a connection and gives it next(), a promise of the next
-// message, and closed, a promise of the close code and reason.
-function connect(protocols) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, { maxPayload: 64 << 20 });
-    const queue = [];
-    const waiters = [];
-    ws.on('message', (data, isBinary) => {
-      const m = { data, isBinary };
-      if (waiters.length > 0) waiters.shift().resolve(m);
-      else queue.push(m);
-    });
-    ws.closed = new Promise((done) => {
-      ws.on('close', (code, reason) => {
-        for (const w of waiters.splice(0)) w.reject(new Error(`closed with ${code} while a message was due`));
-        done({ code, reason: reason.toString() });
-      });
-    });
-    ws.next = () => (queue.length > 0
-      ? Promise.resolve(queue.shift())
-      : new Promise((res, rej) => waiters.push({ resolve: res, reject: rej })));
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-// text returns n bytes of UTF-8 with 2-, 3- and 4-byte characters.
-function text(n) {
-  return Buffer.from('aé€😀'.repeat(Math.floor(n / 10)) + 'x'.repeat(n % 10));
-}
 
 function binary(n) {
   const b = Buffer.alloc(n);
@@ -54,7 +23,7 @@ async function expectEcho(ws, data, isBinary) {
 }
 
 async function main() {
-  const ws = await connect(['chat']);
+  const ws = await connect(url, ['chat']);
   assert.equal(ws.protocol, 'chat', 'subprotocol');
   for (const n of [0, 1, 125, 126, 65535, 65536, 1 << 20]) {
     await expectEcho(ws, text(n), false);
@@ -74,7 +43,7 @@ async function main() {
   ws.close(4000, 'bye');
   assert.equal((await ws.closed).code, 4000, 'close code echoed');
 
-  const bad = await connect([]);
+  const bad = await connect(url, []);
   bad.send(Buffer.from([0x68, 0x69, 0xc0, 0xaf]), { binary: false }); // overlong '/'
   assert.equal((await bad.closed).code, 1007, 'close code for invalid UTF-8');
   console.log('ok');

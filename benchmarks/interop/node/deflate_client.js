@@ -10,43 +10,10 @@
 // prints the first thing that went wrong and exits with status 1.
 'use strict';
 const assert = require('node:assert/strict');
-const WebSocket = require('ws');
+const { connect, text } = require('./connect');
 
 const url = process.argv[2];
 const perMessageDeflate = JSON.parse(process.argv[3] || 'true');
-
-// connect opens a connection and gives it next(), a promise of the next
-// message, closed, a promise of the close code, and extensions, the
-// server's Sec-WebSocket-Extensions answer.
-function connect() {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { maxPayload: 64 << 20, perMessageDeflate });
-    const queue = [];
-    const waiters = [];
-    ws.on('upgrade', (res) => { ws.answer = res.headers['sec-websocket-extensions'] || ''; });
-    ws.on('message', (data, isBinary) => {
-      const m = { data, isBinary };
-      if (waiters.length > 0) waiters.shift().resolve(m);
-      else queue.push(m);
-    });
-    ws.closed = new Promise((done) => {
-      ws.on('close', (code) => {
-        for (const w of waiters.splice(0)) w.reject(new Error(`closed with ${code} while a message was due`));
-        done(code);
-      });
-    });
-    ws.next = () => (queue.length > 0
-      ? Promise.resolve(queue.shift())
-      : new Promise((res, rej) => waiters.push({ resolve: res, reject: rej })));
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-// text returns n bytes of UTF-8 with 2-, 3- and 4-byte characters.
-function text(n) {
-  return Buffer.from('aé€😀'.repeat(Math.floor(n / 10)) + 'x'.repeat(n % 10));
-}
 
 // noise returns n bytes from an xorshift32 generator: they do not compress.
 function noise(n, seed) {
@@ -96,7 +63,7 @@ async function expectEcho(ws, data, isBinary, what, isNoise) {
 }
 
 async function main() {
-  const ws = await connect();
+  const ws = await connect(url, [], { perMessageDeflate });
   assert.equal(ws.extensions, 'permessage-deflate', 'ws says permessage-deflate was not negotiated');
 
   for (const n of [0, 1, 5, 127, 128, 129]) {
@@ -135,7 +102,7 @@ async function main() {
 
   const wire = { written: ws._socket.bytesWritten, read: ws._socket.bytesRead };
   ws.close(1000, 'bye');
-  assert.equal(await ws.closed, 1000, 'close code echoed');
+  assert.equal((await ws.closed).code, 1000, 'close code echoed');
   console.log(JSON.stringify({ extensions: ws.answer, sent, wire }));
 }
 
