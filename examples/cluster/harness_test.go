@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -142,11 +141,11 @@ func startNginx(t *testing.T, site nginxSite) *proctest.Proc {
 
 // client is a chat client whose events a goroutine reads.
 type client struct {
-	name, room string
-	node       string // the node nginx sent it to
-	conn       *websocket.Conn
-	events     chan hub.Event // closed when reading ends
-	err        error          // why reading ended, once events is closed
+	name   string
+	node   string // the node nginx sent it to
+	conn   *websocket.Conn
+	events chan hub.Event // closed when reading ends
+	err    error          // why reading ended, once events is closed
 }
 
 // dial connects a chat client named name to room through the load balancer
@@ -170,7 +169,7 @@ func connect(t *testing.T, lb, name, room string, opts *websocket.DialOptions) *
 		t.Fatalf("dial %s: %v", u, err)
 	}
 	t.Cleanup(func() { conn.CloseNow() })
-	return &client{name: name, room: room, node: resp.Header.Get("X-Chat-Node"), conn: conn,
+	return &client{name: name, node: resp.Header.Get("X-Chat-Node"), conn: conn,
 		events: make(chan hub.Event, 10000)}
 }
 
@@ -218,22 +217,30 @@ func (c *client) send(t *testing.T, text string) {
 	}
 }
 
+// next returns the client's next event, or false once the connection has
+// ended, and fails the test if neither comes within wait.
+func (c *client) next(t *testing.T, what string) (hub.Event, bool) {
+	t.Helper()
+	select {
+	case e, ok := <-c.events:
+		return e, ok
+	case <-time.After(wait):
+		t.Fatalf("%s (node %s): no %s within %v", c.name, c.node, what, wait)
+		return hub.Event{}, false
+	}
+}
+
 // await returns the client's next event for which match is true, skipping
-// the others, and fails the test if none comes within wait.
+// the others, and fails the test if the connection ends first.
 func (c *client) await(t *testing.T, what string, match func(hub.Event) bool) hub.Event {
 	t.Helper()
-	timeout := time.After(wait)
 	for {
-		select {
-		case e, ok := <-c.events:
-			if !ok {
-				t.Fatalf("%s (node %s): connection ended (%v) while waiting for %s", c.name, c.node, c.err, what)
-			}
-			if match(e) {
-				return e
-			}
-		case <-timeout:
-			t.Fatalf("%s (node %s): no %s within %v", c.name, c.node, what, wait)
+		e, ok := c.next(t, what)
+		if !ok {
+			t.Fatalf("%s (node %s): connection ended (%v) while waiting for %s", c.name, c.node, c.err, what)
+		}
+		if match(e) {
+			return e
 		}
 	}
 }
@@ -258,31 +265,11 @@ func (c *client) awaitNotice(t *testing.T, substr string) hub.Event {
 // why it ended (a *websocket.CloseError if the server closed it).
 func (c *client) awaitEnd(t *testing.T) error {
 	t.Helper()
-	timeout := time.After(wait)
 	for {
-		select {
-		case _, ok := <-c.events:
-			if !ok {
-				return c.err
-			}
-		case <-timeout:
-			t.Fatalf("%s (node %s): connection still open after %v", c.name, c.node, wait)
+		if _, ok := c.next(t, "end of the connection"); !ok {
+			return c.err
 		}
 	}
-}
-
-// smallReadBuffer is a DialOptions.NetDialContext whose connections have a
-// small socket receive buffer, so that a client that does not read fills
-// up the path to it quickly.
-func smallReadBuffer(ctx context.Context, network, addr string) (net.Conn, error) {
-	conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetReadBuffer(4096)
-	}
-	return conn, nil
 }
 
 // closeError returns err as a *websocket.CloseError, or nil.
