@@ -255,7 +255,7 @@ func (h *Hub) status(err error) {
 	default:
 		return
 	}
-	h.cfg.Logger.Printf("backplane: %v", err)
+	h.cfg.Logger.Print(text)
 	pm := prepare(notice(text))
 	for _, r := range h.rooms {
 		for c := range r.members {
