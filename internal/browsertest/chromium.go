@@ -116,6 +116,7 @@ func StartChromium(ctx context.Context, t *testing.T, startURL string) *Browser 
 
 // devtoolsTarget is an entry of the DevTools server's /json/list.
 type devtoolsTarget struct {
+	ID                   string `json:"id"`
 	Type                 string `json:"type"`
 	URL                  string `json:"url"`
 	WebSocketDebuggerURL string `json:"webSocketDebuggerUrl"`
@@ -132,7 +133,7 @@ func (b *Browser) Page(ctx context.Context, t *testing.T, pageURL string) *Page 
 		targets, err := b.targets(ctx, client, http.MethodGet, "/json/list")
 		for _, tg := range targets {
 			if tg.Type == "page" && tg.URL == pageURL && tg.WebSocketDebuggerURL != "" {
-				return attach(ctx, t, tg.WebSocketDebuggerURL, pageURL)
+				return b.attach(ctx, t, tg, pageURL)
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -151,7 +152,7 @@ func (b *Browser) NewPage(ctx context.Context, t *testing.T, pageURL string) *Pa
 	if err := b.call(ctx, client, http.MethodPut, "/json/new?"+url.QueryEscape(pageURL), &tg); err != nil {
 		t.Fatalf("opening a tab on %s: %v", pageURL, err)
 	}
-	return attach(ctx, t, tg.WebSocketDebuggerURL, pageURL)
+	return b.attach(ctx, t, tg, pageURL)
 }
 
 // targets fetches the DevTools server's target list.
@@ -185,17 +186,23 @@ func (b *Browser) call(ctx context.Context, client *http.Client, method, path st
 
 // attach connects to a page target's DevTools WebSocket and waits until the
 // page's document is pageURL and has loaded.
-func attach(ctx context.Context, t *testing.T, targetWS, pageURL string) *Page {
+func (b *Browser) attach(ctx context.Context, t *testing.T, tg devtoolsTarget, pageURL string) *Page {
 	t.Helper()
-	conn, resp, err := websocket.Dial(ctx, targetWS, nil)
+	if tg.WebSocketDebuggerURL == "" {
+		t.Fatalf("the page target for %s has no DevTools WebSocket URL: %+v", pageURL, tg)
+	}
+	conn, resp, err := websocket.Dial(ctx, tg.WebSocketDebuggerURL, nil)
 	if err != nil {
 		if resp != nil {
 			t.Fatalf("connecting to the page target with our client: %v (HTTP %s)", err, resp.Status)
 		}
 		t.Fatalf("connecting to the page target with our client: %v", err)
 	}
-	p := &Page{conn: conn}
+	p := &Page{conn: conn, browser: b, targetID: tg.ID}
 	t.Cleanup(func() {
+		if p.closed {
+			return
+		}
 		if err := conn.Close(websocket.StatusNormalClosure, ""); err != nil {
 			t.Logf("closing the DevTools connection: %v", err)
 		}
@@ -229,8 +236,25 @@ func (p *Page) waitLoaded(ctx context.Context, t *testing.T, pageURL string) {
 // Page is one page (tab) of the browser, driven over CDP one command at a
 // time. Its methods must not be called concurrently.
 type Page struct {
-	conn   *websocket.Conn
-	nextID int64
+	conn     *websocket.Conn
+	nextID   int64
+	browser  *Browser
+	targetID string
+	closed   bool // by Close
+}
+
+// Close closes the page's tab, as a user closing it would: the page gets
+// no chance to clean up beyond what the browser does for every closed tab
+// (its WebSockets are closed with 1001, going away). The DevTools
+// connection to the page ends with it.
+func (p *Page) Close(ctx context.Context) error {
+	u := "http://" + p.browser.DevToolsHost + "/json/close/" + url.PathEscape(p.targetID)
+	if err := GetOK(ctx, &http.Client{Timeout: 5 * time.Second}, u); err != nil {
+		return fmt.Errorf("closing the tab: %w", err)
+	}
+	p.closed = true
+	p.conn.CloseNow()
+	return nil
 }
 
 // CDPError is an error a CDP command answered with.

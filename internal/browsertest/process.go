@@ -47,6 +47,14 @@ func StartProcessGroup(t *testing.T, cmd *exec.Cmd, name string) <-chan struct{}
 // It returns the program's output.
 func StartServer(ctx context.Context, t *testing.T, cmd *exec.Cmd, name, pageURL string, client *http.Client) *TailBuffer {
 	t.Helper()
+	out, _ := StartServerExit(ctx, t, cmd, name, pageURL, client)
+	return out
+}
+
+// StartServerExit is StartServer that also returns a channel closed when
+// the program has exited, after which cmd.ProcessState tells how.
+func StartServerExit(ctx context.Context, t *testing.T, cmd *exec.Cmd, name, pageURL string, client *http.Client) (*TailBuffer, <-chan struct{}) {
+	t.Helper()
 	out := &TailBuffer{Max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	exited := StartProcessGroup(t, cmd, name)
@@ -59,7 +67,7 @@ func StartServer(ctx context.Context, t *testing.T, cmd *exec.Cmd, name, pageURL
 	for {
 		err := GetOK(ctx, client, pageURL)
 		if err == nil {
-			return out
+			return out, exited
 		}
 		select {
 		case <-exited:

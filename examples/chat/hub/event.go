@@ -1,0 +1,120 @@
+package hub
+
+// This file holds the JSON events the hub sends to clients and the messages
+// it reads from them, and the rules for names and rooms.
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The types of Event.
+const (
+	// TypeMessage is a message a client sent to its room.
+	TypeMessage = "message"
+	// TypeJoin says that Name joined the room.
+	TypeJoin = "join"
+	// TypeLeave says that Name left the room (closed, was evicted, or its
+	// node shut down).
+	TypeLeave = "leave"
+	// TypeNotice is a note from the hub to its own clients, such as the loss
+	// of the backplane; it never goes through the backplane and has no ID.
+	TypeNotice = "notice"
+)
+
+// Event is one JSON text message that clients receive, encoded once per
+// room event and shared by every client (and every node) that receives it:
+//
+//	{"type":"message","id":"3f9a1c0e2b7d-42","room":"lobby","name":"ana","text":"hi","time":"2025-01-01T12:00:00.000Z"}
+type Event struct {
+	// Type is TypeMessage, TypeJoin, TypeLeave or TypeNotice.
+	Type string `json:"type"`
+	// ID is unique across the cluster: the publishing node's random ID and
+	// a counter. A page that reconnects skips the events of the history
+	// replay that it has shown already by their IDs.
+	ID string `json:"id,omitempty"`
+	// Room and Name say where and who; empty for notices.
+	Room string `json:"room,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Text is the message's or the notice's text.
+	Text string `json:"text,omitempty"`
+	// Time is when the publishing node made the event, in UTC, RFC 3339
+	// with milliseconds.
+	Time string `json:"time,omitempty"`
+}
+
+// incoming is what a client sends: {"type":"message","text":"..."}.
+type incoming struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// MaxNameLen is the most characters (runes) a name or a room may have.
+const MaxNameLen = 32
+
+// CheckName returns s, a client's name or room (what says which) from the
+// query, with spaces trimmed at both ends, or an error saying what is wrong
+// with it. It must be valid UTF-8 of 1 to MaxNameLen characters, each a
+// printable character or a plain space: no control, format or line
+// separator characters, which could make a name look like another's or
+// break the page's layout.
+func CheckName(what, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case !utf8.ValidString(s):
+		return "", errors.New("hub: the " + what + " is not valid UTF-8")
+	case n == 0:
+		return "", errors.New("hub: the " + what + " is empty")
+	case n > MaxNameLen:
+		return "", errors.New("hub: the " + what + " is longer than " + strconv.Itoa(MaxNameLen) + " characters")
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return "", errors.New("hub: the " + what + " has a character that is not printable: " + strconv.QuoteRune(r))
+		}
+	}
+	return s, nil
+}
+
+// idSource makes the IDs of one node's events.
+type idSource struct {
+	node string // 12 random hex digits
+	seq  atomic.Uint64
+}
+
+// newIDSource returns an idSource with a random node ID.
+func newIDSource() *idSource {
+	var b [6]byte
+	rand.Read(b[:])
+	return &idSource{node: hex.EncodeToString(b[:])}
+}
+
+// event returns a new room event of type typ, stamped with the next ID and
+// the time now, encoded as clients receive it.
+func (s *idSource) event(typ, room, name, text string) []byte {
+	id := s.node + "-" + strconv.FormatUint(s.seq.Add(1), 10)
+	return encode(Event{Type: typ, ID: id, Room: room, Name: name, Text: text,
+		Time: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")})
+}
+
+// notice returns a notice event with text, encoded.
+func notice(text string) []byte {
+	return encode(Event{Type: TypeNotice, Text: text})
+}
+
+// encode marshals e, which cannot fail for an Event.
+func encode(e Event) []byte {
+	b, err := json.Marshal(e)
+	if err != nil {
+		panic("hub: encoding an event: " + err.Error())
+	}
+	return b
+}
