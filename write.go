@@ -14,12 +14,6 @@ import (
 // owes, which it leaves for whoever holds the write lock so that a read
 // never waits on the write side.
 
-// Errors of the write methods' misuse.
-var (
-	errWriterClosed   = errors.New("websocket: write to a message writer after Close")
-	errBadMessageType = errors.New("websocket: message type must be TextMessage or BinaryMessage")
-)
-
 // flushDelay bounds how long a queued frame waits for the frames that would
 // share its write to the network.
 const flushDelay = time.Millisecond
