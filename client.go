@@ -16,7 +16,9 @@ import (
 	"time"
 )
 
-// DialOptions configures Dial. The zero value is ready to use.
+// DialOptions configures Dial. The zero value is ready to use. In the
+// browser (GOOS=js) Dial refuses the fields it cannot honour; see Dial there
+// and the package documentation.
 type DialOptions struct {
 	// Options applies to the client's connection as to a server's:
 	// Subprotocols are offered in the given order, HandshakeTimeout bounds
@@ -75,25 +77,28 @@ type DialOptions struct {
 // errDialContextDone reports a handshake cut short by the context.
 var errDialContextDone = errors.New("websocket: dial cancelled or timed out by its context")
 
-// parseDialURL parses the URL given to Dial: ws:// or wss://, or http://
-// and https:// taken as the same, without user information. secure reports
-// wss or https.
-func parseDialURL(rawURL string) (u *url.URL, secure bool, err error) {
+// dialTarget parses the URL given to Dial: ws:// or wss://, or http:// and
+// https:// taken as the same, without user information. secure reports wss
+// or https. It returns opts, or empty DialOptions if opts is nil.
+func dialTarget(rawURL string, opts *DialOptions) (u *url.URL, secure bool, _ *DialOptions, err error) {
+	if opts == nil {
+		opts = &DialOptions{}
+	}
 	u, err = url.Parse(rawURL)
 	if err != nil {
-		return nil, false, fmt.Errorf("websocket: bad URL: %w", err)
+		return nil, false, nil, fmt.Errorf("websocket: bad URL: %w", err)
 	}
 	switch u.Scheme {
 	case "ws", "http":
 	case "wss", "https":
 		secure = true
 	default:
-		return nil, false, fmt.Errorf("websocket: URL scheme %q is not ws or wss", u.Scheme)
+		return nil, false, nil, fmt.Errorf("websocket: URL scheme %q is not ws or wss", u.Scheme)
 	}
 	if u.User != nil {
-		return nil, false, errors.New("websocket: user information in the URL is not supported; set an Authorization header")
+		return nil, false, nil, errors.New("websocket: user information in the URL is not supported; set an Authorization header")
 	}
-	return u, secure, nil
+	return u, secure, opts, nil
 }
 
 // checkSubprotocols returns an error unless the subprotocols to offer are

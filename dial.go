@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -36,10 +38,7 @@ import (
 // that are not tokens or values with control bytes (CR, LF, NUL...), and
 // Subprotocols that are not distinct tokens.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
-	if opts == nil {
-		opts = &DialOptions{}
-	}
-	u, secure, err := parseDialURL(rawURL)
+	u, secure, opts, err := dialTarget(rawURL, opts)
 	if err != nil {
 		return nil, nil, err
 	}

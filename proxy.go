@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // This file holds the client's proxies: choosing one with
