@@ -125,9 +125,10 @@ func (c *Conn) onMessage(event js.Value) {
 	data := event.Get("data")
 	limit := c.readLimit.Load()
 	// A JavaScript string has no more UTF-16 units than its UTF-8 form has
-	// bytes, so a string longer than the limit in units is too long; the
-	// other lengths are known before copying.
-	if n := data.Length(); data.Type() == js.TypeString && int64(n) > limit {
+	// bytes, so a string longer than the limit in units is too long, and
+	// is not copied. (Its length is read through a String object: syscall/js
+	// reads properties of objects only.)
+	if data.Type() == js.TypeString && int64(js.Global().Get("Object").Invoke(data).Length()) > limit {
 		c.fail(tooBig(limit))
 		return
 	}

@@ -77,8 +77,9 @@ func (c *Conn) send(ctx context.Context, typ MessageType, p []byte) error {
 }
 
 // awaitRoom waits until the browser holds at most highWater unsent bytes,
-// looking at bufferedAmount every few milliseconds, until the write
-// deadline passes or ctx ends. It returns ErrClosed once a close has begun.
+// looking at bufferedAmount every few milliseconds, unless the write
+// deadline passes (or has passed) or ctx ends first. It returns ErrClosed
+// once a close has begun.
 func (c *Conn) awaitRoom(ctx context.Context) error {
 	var timer *time.Timer
 	pause := minDrainPoll
@@ -88,6 +89,11 @@ func (c *Conn) awaitRoom(ctx context.Context) error {
 		c.mu.Unlock()
 		if closing {
 			return ErrClosed
+		}
+		select {
+		case <-c.writeDL.wait():
+			return errWriteTimeout
+		default:
 		}
 		if c.ws.Get("bufferedAmount").Int() <= c.highWater {
 			return nil
