@@ -37,6 +37,10 @@ import (
 // connects: a Host in Header that is not host[:port], other Header names
 // that are not tokens or values with control bytes (CR, LF, NUL...), and
 // Subprotocols that are not distinct tokens.
+//
+// In the browser (GOOS=js), Dial opens the browser's own WebSocket instead,
+// and refuses the options the browser cannot honour with ErrNotSupported:
+// see the package documentation, In the browser.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
 	u, secure, opts, err := dialTarget(rawURL, opts)
 	if err != nil {
