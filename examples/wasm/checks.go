@@ -21,19 +21,61 @@ import (
 
 // checks are run in this order; the test of examples/echo expects each name.
 var checks = []check{
-	{"subprotocol and compression", checkOpen},
-	{"text, binary and JSON echoes", checkEchoes},
-	{"1 MiB binary and text echoes", checkLarge},
-	{"streamed writer and reader", checkStreams},
-	{"burst of messages", checkBurst},
-	{"deadlines and contexts", checkTimeouts},
-	{"NetConn", checkNetConn},
-	{"pings, close codes and uncompressed writes are refused", checkRefusedCalls},
-	{"dial options the browser cannot honour are refused", checkRefusedOptions},
-	{"read limit", checkReadLimit},
-	{"handshake the browser refuses", checkRefusedHandshake},
-	{"close with a code and a reason", checkClose},
-	{"CloseNow", checkCloseNow},
+	{name: "subprotocol and compression", conn: checkOpen,
+		opts: &websocket.DialOptions{Options: websocket.Options{Subprotocols: []string{"superchat", "chat"}}}},
+	{name: "text, binary and JSON echoes", conn: checkEchoes},
+	{name: "1 MiB binary and text echoes", conn: checkLarge},
+	{name: "streamed writer and reader", conn: checkStreams},
+	{name: "burst of messages", conn: checkBurst},
+	{name: "deadlines and contexts", conn: checkTimeouts},
+	{name: "NetConn", conn: checkNetConn},
+	{name: "pings, close codes and uncompressed writes are refused", conn: checkRefusedCalls},
+	{name: "dial options the browser cannot honour are refused", url: checkRefusedOptions},
+	{name: "read limit: binary", opts: limit1000,
+		conn: readLimitCheck(websocket.BinaryMessage, make([]byte, 4000))},
+	{name: "read limit: text longer than the limit in UTF-16 units", opts: limit1000,
+		conn: readLimitCheck(websocket.TextMessage, bytes.Repeat([]byte("\u00e9"), 2000))},
+	{name: "read limit: text longer than the limit in UTF-8 only", opts: limit1000,
+		conn: readLimitCheck(websocket.TextMessage, bytes.Repeat([]byte("\u00e9"), 600))},
+	{name: "unread messages up to the read limit", conn: checkFellBehind,
+		opts: &websocket.DialOptions{Options: websocket.Options{ReadLimit: 10000}}},
+	{name: "dial cut short by its context", url: checkDialContext},
+	{name: "handshake the browser refuses", url: checkRefusedHandshake},
+	{name: "close with a code and a reason", conn: checkClose},
+	{name: "CloseNow", conn: checkCloseNow},
+}
+
+// limit1000 sets a read limit of 1000 bytes.
+var limit1000 = &websocket.DialOptions{Options: websocket.Options{ReadLimit: 1000}}
+
+// check is a named check, which returns a detail to report, or an error.
+// Most run on a connection dialed with opts (nil for the defaults), which
+// is closed with status 1000 after them unless they closed it; the others
+// dial the URL themselves.
+type check struct {
+	name string
+	opts *websocket.DialOptions
+	conn func(ctx context.Context, c *websocket.Conn) (string, error)
+	url  func(ctx context.Context, url string) (string, error)
+}
+
+// run runs the check against the echo server at url.
+func (ch check) run(ctx context.Context, url string) (string, error) {
+	if ch.url != nil {
+		return ch.url(ctx, url)
+	}
+	c, err := dial(ctx, url, ch.opts)
+	if err != nil {
+		return "", err
+	}
+	defer c.CloseNow()
+	detail, err := ch.conn(ctx, c)
+	if err == nil {
+		if err = c.Close(websocket.StatusNormalClosure, ""); errors.Is(err, websocket.ErrClosed) {
+			err = nil // the check closed it
+		}
+	}
+	return detail, err
 }
 
 // dial dials url with opts and makes sure the response is nil, as the
@@ -62,33 +104,22 @@ func echo(ctx context.Context, c *websocket.Conn, typ websocket.MessageType, p [
 	return nil
 }
 
-// checkOpen dials with two subprotocols, of which the server prefers
-// "chat", and checks what the Conn reports of the handshake.
-func checkOpen(ctx context.Context, url string) (string, error) {
-	opts := &websocket.DialOptions{Options: websocket.Options{Subprotocols: []string{"superchat", "chat"}}}
-	c, err := dial(ctx, url, opts)
-	if err != nil {
-		return "", err
-	}
-	defer c.CloseNow()
+// checkOpen checks what the Conn reports of the handshake, in which it
+// offered two subprotocols, of which the server prefers "chat".
+func checkOpen(ctx context.Context, c *websocket.Conn) (string, error) {
 	switch {
 	case c.Subprotocol() != "chat":
 		return "", fmt.Errorf("Subprotocol() = %q, want chat", c.Subprotocol())
 	case !c.Compressed():
 		return "", errors.New("Compressed() = false; Chromium offers permessage-deflate and the echo accepts it")
-	case c.RemoteAddr().String() != url:
-		return "", fmt.Errorf("RemoteAddr() = %q, want %q", c.RemoteAddr(), url)
+	case !strings.HasPrefix(c.RemoteAddr().String(), "ws://"):
+		return "", fmt.Errorf("RemoteAddr() = %q, want the URL", c.RemoteAddr())
 	}
-	return fmt.Sprintf("subprotocol %q, compressed", c.Subprotocol()), c.Close(websocket.StatusNormalClosure, "")
+	return fmt.Sprintf("subprotocol %q, compressed, remote address %s", c.Subprotocol(), c.RemoteAddr()), nil
 }
 
 // checkEchoes sends a text, a binary and a JSON message.
-func checkEchoes(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, nil)
-	if err != nil {
-		return "", err
-	}
-	defer c.CloseNow()
+func checkEchoes(ctx context.Context, c *websocket.Conn) (string, error) {
 	if err := echo(ctx, c, websocket.TextMessage, []byte("hello, w\u00f6rld \u2013 \u2713 \U0001F600")); err != nil {
 		return "", err
 	}
@@ -111,16 +142,11 @@ func checkEchoes(ctx context.Context, url string) (string, error) {
 	if err := c.ReadJSON(&got); err != nil || got != sent {
 		return "", fmt.Errorf("ReadJSON: %+v, %v; sent %+v", got, err, sent)
 	}
-	return "", c.Close(websocket.StatusNormalClosure, "")
+	return "", nil
 }
 
 // checkLarge sends 1 MiB of random bytes and 1 MiB of text.
-func checkLarge(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, nil)
-	if err != nil {
-		return "", err
-	}
-	defer c.CloseNow()
+func checkLarge(ctx context.Context, c *websocket.Conn) (string, error) {
 	big := make([]byte, 1<<20)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range big {
@@ -133,17 +159,12 @@ func checkLarge(ctx context.Context, url string) (string, error) {
 	if err := echo(ctx, c, websocket.TextMessage, []byte(text)); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d and %d bytes", len(big), len(text)), c.Close(websocket.StatusNormalClosure, "")
+	return fmt.Sprintf("%d and %d bytes", len(big), len(text)), nil
 }
 
 // checkStreams sends a message in pieces with NextWriter, reads it with
 // NextReader, and checks that a reader fails once the next read began.
-func checkStreams(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, nil)
-	if err != nil {
-		return "", err
-	}
-	defer c.CloseNow()
+func checkStreams(ctx context.Context, c *websocket.Conn) (string, error) {
 	w, err := c.NextWriter(websocket.BinaryMessage)
 	if err != nil {
 		return "", err
@@ -180,18 +201,13 @@ func checkStreams(ctx context.Context, url string) (string, error) {
 	if got, err := io.ReadAll(r2); err != nil || string(got) != "second" {
 		return "", fmt.Errorf("the second reader: %q, %v", got, err)
 	}
-	return "", c.Close(websocket.StatusNormalClosure, "")
+	return "", nil
 }
 
 // checkBurst writes many messages before reading any of their echoes, so
 // that writes wait for the browser's buffer to drain and echoes wait in the
 // read queue.
-func checkBurst(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, nil)
-	if err != nil {
-		return "", err
-	}
-	defer c.CloseNow()
+func checkBurst(ctx context.Context, c *websocket.Conn) (string, error) {
 	const n = 300
 	msgs := make([][]byte, n)
 	for i := range msgs {
@@ -210,18 +226,13 @@ func checkBurst(ctx context.Context, url string) (string, error) {
 			return "", fmt.Errorf("echo %d: %d bytes, %v; want %d bytes", i, len(got), err, len(want))
 		}
 	}
-	return fmt.Sprintf("%d messages", n), c.Close(websocket.StatusNormalClosure, "")
+	return fmt.Sprintf("%d messages", n), nil
 }
 
 // checkTimeouts checks that deadlines and contexts cut reads and writes
 // short with errors that match os.ErrDeadlineExceeded and the context's
 // error, and leave the connection usable.
-func checkTimeouts(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, nil)
-	if err != nil {
-		return "", err
-	}
-	defer c.CloseNow()
+func checkTimeouts(ctx context.Context, c *websocket.Conn) (string, error) {
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, _, err := c.ReadMessage(); !errors.Is(err, os.ErrDeadlineExceeded) {
 		return "", fmt.Errorf("read past its deadline: %v, want os.ErrDeadlineExceeded", err)
@@ -248,16 +259,11 @@ func checkTimeouts(ctx context.Context, url string) (string, error) {
 	if err := echo(ctx, c, websocket.TextMessage, []byte("still usable")); err != nil {
 		return "", err
 	}
-	return "", c.Close(websocket.StatusNormalClosure, "")
+	return "", nil
 }
 
 // checkNetConn sends bytes through the net.Conn of NetConn.
-func checkNetConn(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, nil)
-	if err != nil {
-		return "", err
-	}
-	defer c.CloseNow()
+func checkNetConn(ctx context.Context, c *websocket.Conn) (string, error) {
 	nc := websocket.NetConn(c, websocket.BinaryMessage)
 	nc.SetDeadline(time.Now().Add(checkTimeout))
 	want := []byte("a byte stream over messages")

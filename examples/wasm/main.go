@@ -38,12 +38,6 @@ type result struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// check is a named check; run returns a detail to report, or an error.
-type check struct {
-	name string
-	run  func(ctx context.Context, url string) (string, error)
-}
-
 // main runs every check against the echo server at the page's own host and
 // reports the results to the page.
 func main() {

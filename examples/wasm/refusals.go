@@ -22,12 +22,7 @@ import (
 // and uncompressed writes on a compressed connection fail with
 // ErrNotSupported, that a text message that is not UTF-8 fails too, and
 // that none of them harms the connection.
-func checkRefusedCalls(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, nil)
-	if err != nil {
-		return "", err
-	}
-	defer c.CloseNow()
+func checkRefusedCalls(ctx context.Context, c *websocket.Conn) (string, error) {
 	if err := c.Ping([]byte("hi")); !errors.Is(err, websocket.ErrNotSupported) {
 		return "", fmt.Errorf("Ping: %v, want ErrNotSupported", err)
 	}
@@ -49,7 +44,7 @@ func checkRefusedCalls(ctx context.Context, url string) (string, error) {
 	if err := echo(ctx, c, websocket.TextMessage, []byte("still open")); err != nil {
 		return "", err
 	}
-	return "", c.Close(websocket.StatusNormalClosure, "")
+	return "", nil
 }
 
 // checkRefusedOptions checks that Dial refuses, before it connects, every
@@ -80,29 +75,81 @@ func checkRefusedOptions(ctx context.Context, url string) (string, error) {
 	return fmt.Sprintf("%d options", len(refused)), nil
 }
 
-// checkReadLimit checks that a message over the read limit fails the
-// connection, which the browser then closes.
-func checkReadLimit(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, &websocket.DialOptions{Options: websocket.Options{ReadLimit: 1000}})
-	if err != nil {
+// readLimitCheck returns a check that has the echo send p back as a
+// message of type typ, over the read limit (1000 bytes), and checks that
+// it fails the connection, which the browser then closes.
+func readLimitCheck(typ websocket.MessageType, p []byte) func(context.Context, *websocket.Conn) (string, error) {
+	return func(ctx context.Context, c *websocket.Conn) (string, error) {
+		if err := c.WriteMessage(typ, p); err != nil {
+			return "", err
+		}
+		_, _, err := c.AppendMessageContext(ctx, nil)
+		var ce *websocket.CloseError
+		if err == nil || errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) {
+			return "", fmt.Errorf("reading a message over the limit: %v, want the read limit's error", err)
+		}
+		if err := awaitEnd(ctx, c); err != nil {
+			return "", err
+		}
+		return err.Error(), nil
+	}
+}
+
+// checkFellBehind checks that messages left unread fail the connection once
+// they reach the read limit (10000 bytes), after the reader has had the
+// messages that came before.
+func checkFellBehind(ctx context.Context, c *websocket.Conn) (string, error) {
+	const n = 30
+	for range n {
+		if err := c.WriteMessage(websocket.BinaryMessage, make([]byte, 1000)); err != nil {
+			return "", err
+		}
+	}
+	if err := awaitEnd(ctx, c); err != nil {
 		return "", err
 	}
-	defer c.CloseNow()
-	if err := c.WriteMessage(websocket.BinaryMessage, make([]byte, 4000)); err != nil {
-		return "", err
+	read := 0
+	for {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if read == 0 || read >= n || errors.As(err, &ce) {
+				return "", fmt.Errorf("%d messages read before %v; want some, then the error of the failure", read, err)
+			}
+			return fmt.Sprintf("%d messages, then %v", read, err), nil
+		}
+		if len(msg) != 1000 {
+			return "", fmt.Errorf("message %d has %d bytes", read, len(msg))
+		}
+		read++
 	}
-	_, _, err = c.AppendMessageContext(ctx, nil)
-	var ce *websocket.CloseError
-	if err == nil || errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) {
-		return "", fmt.Errorf("reading a message over the limit: %v, want the read limit's error", err)
-	}
+}
+
+// awaitEnd waits until the connection has ended after a failure, and
+// checks that writes then fail with ErrClosed.
+func awaitEnd(ctx context.Context, c *websocket.Conn) error {
 	select {
 	case <-c.Done():
 	case <-ctx.Done():
-		return "", errors.New("the connection did not end after the read limit failed it")
+		return errors.New("the connection did not end after the failure")
 	}
 	if err := c.WriteMessage(websocket.TextMessage, []byte("x")); !errors.Is(err, websocket.ErrClosed) {
-		return "", fmt.Errorf("write after the failure: %v, want ErrClosed", err)
+		return fmt.Errorf("write after the failure: %v, want ErrClosed", err)
+	}
+	return nil
+}
+
+// checkDialContext checks that Dial returns the error of a context that
+// ended.
+func checkDialContext(ctx context.Context, url string) (string, error) {
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	c, err := dial(cancelled, url, nil)
+	if c != nil || !errors.Is(err, context.Canceled) {
+		if c != nil {
+			c.CloseNow()
+		}
+		return "", fmt.Errorf("Dial with a cancelled context: %v, want context.Canceled", err)
 	}
 	return err.Error(), nil
 }
@@ -124,12 +171,7 @@ func checkRefusedHandshake(ctx context.Context, url string) (string, error) {
 
 // checkClose closes with a code and a reason while a read waits: the read
 // returns the peer's answer, and the Conn is over.
-func checkClose(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, nil)
-	if err != nil {
-		return "", err
-	}
-	defer c.CloseNow()
+func checkClose(ctx context.Context, c *websocket.Conn) (string, error) {
 	if err := echo(ctx, c, websocket.TextMessage, []byte("before closing")); err != nil {
 		return "", err
 	}
@@ -165,11 +207,7 @@ func checkClose(ctx context.Context, url string) (string, error) {
 }
 
 // checkCloseNow ends a connection with CloseNow while a read waits.
-func checkCloseNow(ctx context.Context, url string) (string, error) {
-	c, err := dial(ctx, url, nil)
-	if err != nil {
-		return "", err
-	}
+func checkCloseNow(ctx context.Context, c *websocket.Conn) (string, error) {
 	readErr := make(chan error, 1)
 	go func() {
 		_, _, err := c.ReadMessage()
