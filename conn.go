@@ -1,9 +1,9 @@
+//go:build !js
+
 package websocket
 
 import (
 	"crypto/rand"
-	"errors"
-	"fmt"
 	mrand "math/rand/v2"
 	"net"
 	"sync"
@@ -16,34 +16,6 @@ import (
 // its construction from a network connection and the parameters the opening
 // handshake settled, and its accessors and deadlines. The read path is in
 // read.go, the write path in write.go, the closing handshake in close.go.
-
-// MessageType is the type of a data message: TextMessage or BinaryMessage.
-type MessageType int
-
-// The message types of RFC 6455 section 5.6. Their values are the opcodes.
-const (
-	// TextMessage is a message of UTF-8 text. Reads fail the connection
-	// with status 1007 when a text message is not valid UTF-8.
-	TextMessage MessageType = MessageType(opText)
-	// BinaryMessage is a message of arbitrary bytes.
-	BinaryMessage MessageType = MessageType(opBinary)
-)
-
-// String returns "text" or "binary".
-func (t MessageType) String() string {
-	switch t {
-	case TextMessage:
-		return "text"
-	case BinaryMessage:
-		return "binary"
-	}
-	return fmt.Sprintf("MessageType(%d)", int(t))
-}
-
-// ErrClosed is returned by writes once a close frame has been sent or
-// received, and by Close when the close handshake has already begun or the
-// connection is closed (CloseNow, or a failure).
-var ErrClosed = errors.New("websocket: connection is closed or closing")
 
 // Conn is a WebSocket connection, made by Upgrade, a Server or Handler on the
 // server side, or by Dial on the client side.

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -21,65 +23,6 @@ import (
 // This file is the client's side of the opening handshake (RFC 6455 section
 // 4.1), including HTTP proxies and TLS.
 
-// DialOptions configures Dial. The zero value is ready to use.
-type DialOptions struct {
-	// Options applies to the client's connection as to a server's:
-	// Subprotocols are offered in the given order, HandshakeTimeout bounds
-	// the whole dial when ctx has no earlier deadline, and ReadLimit,
-	// CloseTimeout, buffer sizes and OnPong work as documented there. The
-	// origin fields are ignored; set an Origin header in Header instead.
-	Options
-
-	// Header holds extra request headers, such as Origin, Authorization or
-	// Cookie. The headers of the handshake itself are set by Dial, except
-	// that a Host value, which must be host[:port], replaces the URL's
-	// host in the request.
-	Header http.Header
-
-	// Jar, if not nil, keeps cookies as http.Client.Jar does: it is asked
-	// about the URL with the scheme http for ws and https for wss (so that
-	// Secure cookies go to wss:// only), its cookies join any Cookie header
-	// in Header in a single Cookie line, and the Set-Cookie lines of the
-	// server's response, whether 101 or a refusal, go to Jar.SetCookies.
-	Jar http.CookieJar
-
-	// TLSConfig configures wss:// connections. If nil, the default
-	// configuration is used; if its ServerName is empty, the URL's host
-	// is used.
-	TLSConfig *tls.Config
-
-	// Proxy returns the proxy to tunnel through for a request, as
-	// http.Transport.Proxy does; nil, or a nil URL, means a direct
-	// connection. It is asked about the URL with the scheme http for ws
-	// and https for wss, so http.ProxyFromEnvironment follows HTTP_PROXY
-	// for ws://, HTTPS_PROXY for wss:// and NO_PROXY (it ignores
-	// ALL_PROXY, and never proxies localhost or loopback addresses).
-	//
-	// The proxy URL's scheme chooses the protocol:
-	//   - http (or none): HTTP CONNECT, with Basic credentials from the
-	//     URL's user information sent in the clear. Default port 80.
-	//   - https: the same inside TLS to the proxy, verified with TLSConfig
-	//     (its roots and client certificates) against the proxy's host
-	//     name; TLSConfig.ServerName applies to the server only. Default
-	//     port 443. (net/http also uses its TLSClientConfig for the proxy.)
-	//   - socks5: SOCKS5 (RFC 1928), with username and password (RFC 1929)
-	//     from the user information if the proxy asks for them; the server's
-	//     host name is resolved here, with net.DefaultResolver, and the proxy
-	//     gets an IP address. Default port 1080. Unlike net/http, which
-	//     treats socks5 as socks5h, this leaks DNS lookups past the proxy.
-	//   - socks5h: the same, but the proxy gets the host name to resolve.
-	// The context of Dial bounds each exchange with the proxy, a CONNECT
-	// response head may be 16 KiB long at most, and a refusal by the proxy
-	// is a *ProxyError.
-	Proxy func(*http.Request) (*url.URL, error)
-
-	// NetDialContext makes the TCP connection. Default: a net.Dialer.
-	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-}
-
-// errDialContextDone reports a handshake cut short by the context.
-var errDialContextDone = errors.New("websocket: dial cancelled or timed out by its context")
-
 // Dial opens a WebSocket connection to a ws:// or wss:// URL (http:// and
 // https:// are taken as the same). opts may be nil. ctx bounds the dial and
 // the opening handshake only; cancelling it later does not affect the Conn.
@@ -94,24 +37,14 @@ var errDialContextDone = errors.New("websocket: dial cancelled or timed out by i
 // connects: a Host in Header that is not host[:port], other Header names
 // that are not tokens or values with control bytes (CR, LF, NUL...), and
 // Subprotocols that are not distinct tokens.
+//
+// In the browser (GOOS=js), Dial opens the browser's own WebSocket instead,
+// and refuses the options the browser cannot honour with ErrNotSupported:
+// see the package documentation, In the browser.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
-	if opts == nil {
-		opts = &DialOptions{}
-	}
-	u, err := url.Parse(rawURL)
+	u, secure, opts, err := dialTarget(rawURL, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("websocket: bad URL: %w", err)
-	}
-	var secure bool
-	switch u.Scheme {
-	case "ws", "http":
-	case "wss", "https":
-		secure = true
-	default:
-		return nil, nil, fmt.Errorf("websocket: URL scheme %q is not ws or wss", u.Scheme)
-	}
-	if u.User != nil {
-		return nil, nil, errors.New("websocket: user information in the URL is not supported; set an Authorization header")
+		return nil, nil, err
 	}
 	addr := hostPort(u, secure)
 	req, key, err := clientRequest(u, secure, opts)
@@ -142,24 +75,6 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	netConn.SetDeadline(time.Time{})
 	return c, resp, nil
-}
-
-// withContextErr returns err, marked as errDialContextDone and wrapping
-// ctx's error if ctx has ended: a read cut short by the context fails only
-// with an i/o timeout, which would not say why. A deadline counts as passed
-// from its instant, even if ctx's timer has not fired yet.
-func withContextErr(ctx context.Context, err error) error {
-	cerr := ctx.Err()
-	if d, ok := ctx.Deadline(); ok && cerr == nil && !time.Now().Before(d) {
-		cerr = context.DeadlineExceeded
-	}
-	switch {
-	case cerr == nil:
-		return err
-	case err == errDialContextDone:
-		return fmt.Errorf("%w (%w)", errDialContextDone, cerr)
-	}
-	return fmt.Errorf("%w (%w): %w", errDialContextDone, cerr, err)
 }
 
 // hostPort returns the URL's host with the default port added if missing.
@@ -259,10 +174,8 @@ func clientRequest(u *url.URL, secure bool, opts *DialOptions) (req, key string,
 		}
 		host = h
 	}
-	for i, p := range opts.Subprotocols {
-		if !isToken([]byte(p)) || slices.Contains(opts.Subprotocols[:i], p) {
-			return "", "", fmt.Errorf("websocket: subprotocol %q is not a token or is listed twice (RFC 6455 section 4.1)", p)
-		}
+	if err := checkSubprotocols(opts.Subprotocols); err != nil {
+		return "", "", err
 	}
 	extra := make(http.Header, len(opts.Header))
 	for name, values := range opts.Header {
@@ -366,21 +279,6 @@ func checkResponse(resp *http.Response, key string, opts *Options) (neg negotiat
 	return neg, nil
 }
 
-// RedirectError is the error Dial returns when the server answers the
-// handshake with a redirection (a 3xx status). Dial does not follow
-// redirects, which RFC 6455 section 4.1 allows but does not require: a
-// caller that trusts the new location can dial it, minding whether the
-// credentials in DialOptions.Header should go there, and whether it leaves
-// wss for ws.
-type RedirectError struct {
-	// StatusCode is the response's status, 300 to 399.
-	StatusCode int
-	// Location is the response's Location resolved against the URL dialed
-	// (so "/new" on ws://host/old gives ws://host/new); empty if there is
-	// none or it is not a URL reference.
-	Location string
-}
-
 // newRedirectError returns the RedirectError for a 3xx response.
 func newRedirectError(resp *http.Response) *RedirectError {
 	e := &RedirectError{StatusCode: resp.StatusCode}
@@ -388,16 +286,6 @@ func newRedirectError(resp *http.Response) *RedirectError {
 		e.Location = loc.String()
 	}
 	return e
-}
-
-// Error says where the server pointed, and that Dial did not go there.
-func (e *RedirectError) Error() string {
-	where := "without a Location"
-	if e.Location != "" {
-		where = "to " + e.Location
-	}
-	return fmt.Sprintf("websocket: server redirected the handshake (%d %s) %s; Dial does not follow redirects",
-		e.StatusCode, http.StatusText(e.StatusCode), where)
 }
 
 // withJarCookies returns h with the cookies jar has for u added to its

@@ -3,9 +3,9 @@
 //
 // A server turns an HTTP request into a WebSocket connection with [Upgrade],
 // or lets a [Server] or a [Handler] do it and run a function on each
-// connection. [Dial] opens a connection as a client. Either way the result
-// is a [*Conn], which reads and writes messages, answers pings, and performs
-// the closing handshake.
+// connection. [Dial] opens a connection as a client, in a browser too (see
+// In the browser, below). Either way the result is a [*Conn], which reads
+// and writes messages, answers pings, and performs the closing handshake.
 //
 // A server that sends every message back:
 //
@@ -306,4 +306,48 @@
 // No other extension is negotiated: without Options.Compression a
 // Sec-WebSocket-Extensions header in the request is ignored, and a frame
 // with any of the RSV bits set fails the connection with status 1002.
+//
+// # In the browser (js/wasm)
+//
+// Built with GOOS=js GOARCH=wasm, the package is a client: Dial opens the
+// WebSocket object of the browser (or of any JavaScript host that has one)
+// through syscall/js, and the Conn it returns has the methods it has
+// elsewhere, so that code that dials and uses a Conn builds for both.
+// Upgrade, Server, Handler, PreparedMessage and the server's helpers are
+// not built there. The browser makes the handshake and the frames itself,
+// which decides what a Conn can do:
+//
+//   - As elsewhere: ReadMessage, AppendMessage, NextReader, ReadJSON,
+//     WriteMessage, NextWriter, WriteJSON and their Context forms, NetConn,
+//     Subprotocols and Subprotocol, Close with StatusNormalClosure or a code
+//     of 3000-4999 and a reason, within the close timeout, the peer's close
+//     as a *CloseError, io.ErrUnexpectedEOF for a connection that ends
+//     without one, CloseNow, Done, deadlines, the read limit and the
+//     handshake timeout.
+//   - Differently: the browser takes messages from the network whole and
+//     without waiting for the application, so they wait, received, in a
+//     queue until read. When the unread messages reach the read limit
+//     (counting 64 bytes more for each), the connection fails, as it does
+//     for a message over the limit: reads return an error and the browser
+//     sends a close frame without a status code (it sends no other code
+//     than 1000 and 3000-4999). NextReader reads a message already in memory,
+//     and NextWriter collects its message in memory and sends it on Close.
+//     A write waits while the browser holds more than WriteBufferSize unsent
+//     bytes (its bufferedAmount, looked at every few milliseconds, as the
+//     browser has no event for it), then hands the message over; Flush has
+//     nothing to do. A read or write cut short by a deadline or a context
+//     leaves the connection usable: nothing was half read or half sent.
+//     Text written must be valid UTF-8. The browser negotiates compression
+//     as it decides, whatever Options.Compression says (Compressed tells).
+//     Dial returns no *http.Response and cannot tell why a connection failed
+//     to open; RemoteAddr is the URL.
+//   - Not at all: an error that matches [ErrNotSupported] comes from Dial,
+//     before it connects, for request headers (DialOptions.Header: the
+//     browser sends its own cookies and Origin, and no Authorization), Jar,
+//     TLSConfig, Proxy and NetDialContext (the browser uses its own), OnPing,
+//     OnPong and KeepAlive (the browser answers pings itself and sends
+//     none); from Ping and PingRTT; from Close with codes 1001-1003 and
+//     1007-1014; and from WriteMessageCompressed with compress false on a
+//     compressed connection, which could not keep the message out of the
+//     compression.
 package websocket

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // This file holds WebSockets over HTTP/2 (RFC 8441): the server's side of

@@ -1,9 +1,10 @@
+//go:build !js
+
 package websocket
 
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
@@ -14,11 +15,6 @@ import (
 // fails a silent one (Options.KeepAlive), and PingRTT, a ping that reports
 // its round trip. Both send their pings without waiting on the write side,
 // through the owed control frames of write.go.
-
-// ErrKeepAliveTimeout is the error (wrapped) that reads return after the
-// keepalive failed the connection because the peer did not answer its ping
-// in time.
-var ErrKeepAliveTimeout = errors.New("websocket: peer did not answer the keepalive ping in time; connection closed")
 
 // keepAlive is the state of Options.KeepAlive on a connection.
 type keepAlive struct {

@@ -13,7 +13,7 @@ import (
 
 // errNetConnType is returned by a NetConn's Read when a message of the
 // other type arrives.
-var errNetConnType = errors.New("websocket: NetConn received a message of the wrong type; connection closed with status 1003")
+var errNetConnType = errors.New("websocket: NetConn received a message of the wrong type; connection closed")
 
 // NetConn returns a net.Conn whose Read reads the payloads of c's messages
 // of type typ as one byte stream, across message boundaries, and whose
@@ -25,7 +25,8 @@ var errNetConnType = errors.New("websocket: NetConn received a message of the wr
 // Read returns io.EOF once the peer closes with StatusNormalClosure (1000)
 // or StatusGoingAway (1001), and the *CloseError for other codes. A
 // message of the other type fails the connection with status 1003
-// (unsupported data). Close closes c with status 1000 and waits for the
+// (unsupported data; in the browser, which cannot send it, with an empty
+// close frame). Close closes c with status 1000 and waits for the
 // peer's answer as Conn.Close does. The deadlines are c's, with their
 // rules: a read that times out leaves c unreadable. LocalAddr and
 // RemoteAddr are c's.
@@ -61,7 +62,10 @@ func (n *netConn) Read(p []byte) (int, error) {
 				return 0, streamError(err)
 			}
 			if typ != n.typ {
-				n.c.Close(StatusUnsupportedData, "unexpected message type")
+				err := n.c.Close(StatusUnsupportedData, "unexpected message type")
+				if errors.Is(err, ErrNotSupported) {
+					n.c.CloseNow() // the browser cannot send 1003
+				}
 				return 0, errNetConnType
 			}
 			n.r = r

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 // This file holds the client's proxies: choosing one with
@@ -27,30 +29,6 @@ const maxConnectResponse = 16 << 10
 // errConnectResponseTooLong reports a CONNECT response head over
 // maxConnectResponse bytes.
 var errConnectResponseTooLong = errors.New("response head exceeds 16 KiB")
-
-// ProxyError is the error Dial returns when a proxy answered but would not
-// open the tunnel to the server: an HTTP proxy's CONNECT response with a
-// status other than 2xx, or a SOCKS5 proxy's failure reply or refusal of
-// every offered authentication. Network errors on the way to the proxy and
-// answers that break the protocol are other errors.
-type ProxyError struct {
-	// Proxy is the proxy's scheme, host and port, without credentials.
-	Proxy string
-	// Target is the host and port the tunnel was asked to reach.
-	Target string
-	// Code is the HTTP status of the CONNECT response, or the SOCKS5 reply
-	// code of RFC 1928 section 6 (1 to 255). It is 0 when a SOCKS5 proxy
-	// accepted none of the offered authentication methods or refused the
-	// username and password.
-	Code int
-	// Reason says in words what the proxy answered.
-	Reason string
-}
-
-// Error returns "websocket: proxy P refused the tunnel to T: reason".
-func (e *ProxyError) Error() string {
-	return "websocket: proxy " + e.Proxy + " refused the tunnel to " + e.Target + ": " + e.Reason
-}
 
 // proxyFor returns the proxy that opts.Proxy chooses for u, or nil for a
 // direct connection. The function is asked about the http:// or https://

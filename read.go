@@ -1,8 +1,9 @@
+//go:build !js
+
 package websocket
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -14,17 +15,14 @@ import (
 // bytes that are validated and limited, through a read buffer held only
 // while it holds bytes.
 
-// Errors for frame sequences that break RFC 6455. Reads fail the connection
-// with status 1002 (protocol error) on the first four and 1007 (invalid
-// payload) on errInvalidUTF8; errStaleReader is a misuse of the API and
-// fails nothing.
+// Errors for frame sequences that break RFC 6455, on which reads fail the
+// connection with status 1002 (protocol error); errInvalidUTF8, in
+// message.go, fails it with 1007 (invalid payload).
 var (
 	errUnmaskedClient     = errors.New("websocket: client frame not masked")
 	errMaskedServer       = errors.New("websocket: server frame masked")
 	errStrayContinuation  = errors.New("websocket: continuation frame without a message to continue")
 	errInterleavedMessage = errors.New("websocket: new data message in the middle of a fragmented one")
-	errInvalidUTF8        = errors.New("websocket: text message is not valid UTF-8")
-	errStaleReader        = errors.New("websocket: message reader used after the next read began")
 )
 
 // ReadMessage reads the next data message and returns its type and a newly
@@ -317,11 +315,6 @@ func (c *Conn) nextDataFrame() error {
 		c.fragmented = !h.fin
 		return nil
 	}
-}
-
-// tooBig returns the error of a message longer than the read limit.
-func tooBig(limit int64) error {
-	return fmt.Errorf("websocket: message longer than the read limit of %d bytes", limit)
 }
 
 // beginFrames starts a new message with its first frame's header h. The

@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -222,18 +224,6 @@ func asciiLower(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-// isToken reports whether b is a non-empty HTTP token (RFC 9110 section
-// 5.6.2), the syntax of methods and header names.
-func isToken(b []byte) bool {
-	for _, c := range b {
-		if !('a' <= asciiLower(c) && asciiLower(c) <= 'z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // validHeaderValue reports whether b is a valid header field value as

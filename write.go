@@ -1,3 +1,5 @@
+//go:build !js
+
 package websocket
 
 import (
@@ -13,12 +15,6 @@ import (
 // frames share one write to the network, and the control frames the reader
 // owes, which it leaves for whoever holds the write lock so that a read
 // never waits on the write side.
-
-// Errors of the write methods' misuse.
-var (
-	errWriterClosed   = errors.New("websocket: write to a message writer after Close")
-	errBadMessageType = errors.New("websocket: message type must be TextMessage or BinaryMessage")
-)
 
 // flushDelay bounds how long a queued frame waits for the frames that would
 // share its write to the network.

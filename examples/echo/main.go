@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command echo is a WebSocket echo server with a test page, built on
 // github.com/wsproject/websocket.
 //
