@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command chat is a chat server with rooms, built on
 // github.com/wsproject/websocket; its hub is the package
 // github.com/wsproject/websocket/examples/chat/hub.

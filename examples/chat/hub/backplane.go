@@ -1,3 +1,5 @@
+//go:build !js
+
 package hub
 
 // This file holds the Backplane interface, which carries room events between

@@ -1,3 +1,5 @@
+//go:build !js
+
 package hub
 
 // This file holds one client's life: joining, the goroutine that writes its

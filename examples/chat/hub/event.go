@@ -1,3 +1,5 @@
+//go:build !js
+
 package hub
 
 // This file holds the JSON events the hub sends to clients and the messages

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package hub is the chat server of examples/chat: rooms of clients that
 // send JSON messages to each other over WebSockets, with join and leave
 // notices and the history of the last events of each room for newcomers.

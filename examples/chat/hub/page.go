@@ -1,3 +1,5 @@
+//go:build !js
+
 package hub
 
 // This file serves the chat page, embedded in the program.

@@ -1,3 +1,5 @@
+//go:build !js
+
 package hub
 
 // This file holds the rooms: their members on this node, their history, and
