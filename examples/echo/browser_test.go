@@ -305,7 +305,9 @@ func selfSignedCert(t *testing.T) []string {
 func browserEcho(t *testing.T, tlsFiles []string) string {
 	browsertest.SkipWithoutChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), browserTestTimeout)
-	defer cancel()
+	// Cancelling kills the processes: only after the cleanup that closes
+	// the page's DevTools connection.
+	t.Cleanup(cancel)
 	start := time.Now()
 	phase := func(what string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), what) }
 
@@ -325,6 +327,7 @@ func browserEcho(t *testing.T, tlsFiles []string) string {
 	}
 	phase("script in the page finished")
 	checkBrowserResult(t, res, startURL)
+	checkPageClose(ctx, t, cdp)
 	// The handler logged its connection's opening before it echoed.
 	if want := `subprotocol="chat" permessage-deflate=true`; !strings.Contains(echoLog.String(), want) {
 		t.Errorf("the echo program's log lacks %q", want)
@@ -340,6 +343,40 @@ func browserEcho(t *testing.T, tlsFiles []string) string {
 	// The echo program logs the connection's end before the close
 	// handshake's last frame reaches the page, so it is in the log now.
 	return echoLog.String()
+}
+
+// pageCloseScript closes the page's own connection with its Close button,
+// once it is open, and resolves the text of the log line of the close
+// event, or an error.
+const pageCloseScript = `new Promise(resolve => {
+	const log = document.getElementById("log");
+	let timer, clicked = false;
+	const step = () => {
+		if (!clicked && document.getElementById("state").textContent === "open") {
+			clicked = true;
+			document.getElementById("disconnect").click();
+		}
+		const line = Array.from(log.children, li => li.textContent).find(s => s.includes("closed: "));
+		if (line) { obs.disconnect(); clearTimeout(timer); resolve(line); }
+	};
+	const obs = new MutationObserver(step);
+	obs.observe(document.body, {childList: true, subtree: true, characterData: true});
+	timer = setTimeout(() => { obs.disconnect(); resolve("timed out; the log shows: " + log.innerText.slice(-1000)); }, 10000);
+	step();
+})`
+
+// checkPageClose has the page close its own connection with its Close
+// button, and checks that its log shows the close this page sent, with its
+// reason, beside the server's answer.
+func checkPageClose(ctx context.Context, t *testing.T, cdp *browsertest.Page) {
+	t.Helper()
+	var line string
+	if err := cdp.Evaluate(ctx, pageCloseScript, &line); err != nil {
+		t.Fatalf("closing from the page: %v", err)
+	}
+	if want := `closed: we sent code 1000, reason "bye from the page"; the server's close had code 1000`; !strings.Contains(line, want) {
+		t.Errorf("the page's close line is %q, want it to contain %q", line, want)
+	}
 }
 
 // checkBrowserResult logs the steps the script took and asserts every field

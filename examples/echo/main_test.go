@@ -342,7 +342,8 @@ func TestPage(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Errorf("Content-Type %q, want text/html", ct)
 	}
-	for _, want := range []string{"<!DOCTYPE html>", "WebSocket", "new WebSocket(", "location.host", `"chat", "superchat"`} {
+	for _, want := range []string{"<!DOCTYPE html>", "WebSocket", "new WebSocket(", "location.host", `"chat", "superchat"`,
+		"overflow-wrap: anywhere", "we sent code "} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("page does not contain %q", want)
 		}
