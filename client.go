@@ -96,7 +96,7 @@ func dialTarget(rawURL string, opts *DialOptions) (u *url.URL, secure bool, _ *D
 		return nil, false, nil, fmt.Errorf("websocket: URL scheme %q is not ws or wss", u.Scheme)
 	}
 	if u.User != nil {
-		return nil, false, nil, errors.New("websocket: user information in the URL is not supported; set an Authorization header")
+		return nil, false, nil, errors.New("websocket: user information in the URL is not supported; send credentials in an Authorization header (DialOptions.Header), or, in the browser, a cookie or the URL's query")
 	}
 	return u, secure, opts, nil
 }
