@@ -117,7 +117,7 @@ func (c *Conn) awaitAnswer(deadline time.Time) error {
 	for !c.has(stClosed) {
 		if c.readMu.TryLock() {
 			defer c.readMu.Unlock()
-			return c.readAnswer()
+			return c.readAnswer(deadline)
 		}
 		if wake == nil {
 			// Register, then look again: a read that ended just before
@@ -140,9 +140,12 @@ func (c *Conn) awaitAnswer(deadline time.Time) error {
 }
 
 // readAnswer reads and discards what the peer sends until its close frame,
-// within the read deadline, and returns why none came, if none did. The
-// caller holds readMu.
-func (c *Conn) readAnswer() error {
+// until Close's deadline, and returns why none came, if none did. The
+// deadline stays the one Close set before it waited: a read under way that
+// handed the handshake over to Close has used part of the close timeout,
+// and a fresh one would let Close wait up to twice as long. The caller holds
+// readMu.
+func (c *Conn) readAnswer(deadline time.Time) error {
 	defer c.releaseReadBuffer()
 	if c.readErr != nil {
 		if c.has(stPeerClosed) {
@@ -150,7 +153,7 @@ func (c *Conn) readAnswer() error {
 		}
 		return fmt.Errorf("websocket: close frame sent, but the peer's answer cannot be read after an earlier read error: %w", c.readErr)
 	}
-	ce, err := c.awaitPeerClose()
+	ce, err := c.awaitPeerClose(deadline)
 	if !c.server && ce != nil {
 		c.awaitServerEOF()
 	}
@@ -206,7 +209,7 @@ func (c *Conn) fail(code StatusCode, err error) error {
 	}
 	c.readErr = err
 	if c.sendClose(code, truncateReason(err.Error())) == nil && c.frame.opcode != opClose {
-		c.awaitPeerClose()
+		c.awaitPeerClose(time.Now().Add(c.closeTimeout))
 		c.readErr = err
 	}
 	c.releaseReadBuffer()
@@ -253,12 +256,11 @@ func (c *Conn) replyToClose() {
 }
 
 // awaitPeerClose reads and discards frames until the peer's close frame
-// arrives, a frame cannot be parsed, or the close timeout passes. It returns
-// the peer's close, or nil and the error that ended the wait. It leaves
-// readErr for the caller to set. The caller holds readMu and has sent a
-// close frame.
-func (c *Conn) awaitPeerClose() (*CloseError, error) {
-	c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
+// arrives, a frame cannot be parsed, or the deadline passes. It returns the
+// peer's close, or nil and the error that ended the wait. It leaves readErr
+// for the caller to set. The caller holds readMu and has sent a close frame.
+func (c *Conn) awaitPeerClose(deadline time.Time) (*CloseError, error) {
+	c.conn.SetReadDeadline(deadline)
 	for {
 		if err := c.skipPayload(); err != nil {
 			return nil, err

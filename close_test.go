@@ -3,15 +3,18 @@
 package websocket
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -858,4 +861,74 @@ func TestCloseWhileWritersPing(t *testing.T) {
 		}
 		wg.Wait()
 	}
+}
+
+// TestCloseWithIdleReaderWaitsOnce checks that Close, when a read on
+// another goroutine holds the read side and then hands the closing
+// handshake over to it, waits for the peer's answer until the deadline it
+// set at the start, not for a fresh close timeout from the hand-over: with
+// a peer that never answers, Close then waits the close timeout once. The
+// Conn runs over a connection that records its read deadlines, and no read
+// deadline set after Close's own may lie beyond it.
+func TestCloseWithIdleReaderWaitsOnce(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	peer, nc := tcpPair(t)
+	peer.SetDeadline(time.Now().Add(testTimeout))
+	dc := &deadlineConn{Conn: nc}
+	c := newConn(dc, true, nil, &Options{CloseTimeout: timeout}, negotiated{})
+	defer c.CloseNow()
+	raw := &rawClient{t: t, conn: peer, br: bufio.NewReader(peer)}
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadMessage()
+		read <- err
+	}()
+	for c.readMu.TryLock() {
+		c.readMu.Unlock()
+		runtime.Gosched() // until the read holds the read side
+	}
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(StatusNormalClosure, "") }()
+	raw.expectCloseFrame(StatusNormalClosure)
+	for c.closeWait.Load() == nil {
+		runtime.Gosched() // until Close waits for the read to end
+	}
+	raw.sendFrame(true, opText, []byte("late")) // ends the read: the hand-over
+	if err := await(t, read, "the read"); err != nil {
+		t.Fatalf("read: %v, want the message sent before the close", err)
+	}
+	err := await(t, closed, "Close")
+	elapsed := time.Since(start)
+	if !errors.Is(err, ErrCloseTimeout) {
+		t.Errorf("Close: %v, want ErrCloseTimeout", err)
+	}
+	if ds := dc.readDeadlines(); len(ds) == 0 || slices.ContainsFunc(ds[1:], func(d time.Time) bool { return d.IsZero() || d.After(ds[0]) }) {
+		t.Errorf("read deadlines set by Close and after: %v; none may lie beyond the first", ds)
+	}
+	if elapsed >= timeout*3/2 {
+		t.Errorf("Close took %v with a close timeout of %v", elapsed, timeout)
+	}
+}
+
+// deadlineConn is a net.Conn that records the read deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	mu sync.Mutex
+	ds []time.Time
+}
+
+// SetReadDeadline records t and sets it.
+func (d *deadlineConn) SetReadDeadline(t time.Time) error {
+	d.mu.Lock()
+	d.ds = append(d.ds, t)
+	d.mu.Unlock()
+	return d.Conn.SetReadDeadline(t)
+}
+
+// readDeadlines returns the read deadlines set so far, in order.
+func (d *deadlineConn) readDeadlines() []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.ds)
 }

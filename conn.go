@@ -57,7 +57,6 @@ type Conn struct {
 	fragmented    bool          // a data message has begun and its final frame is yet to come
 	msgCompressed bool          // the message being read is compressed (RSV1 on its first frame)
 	rawEOF        bool          // rawRead met the end of the stream
-	idleWait      bool          // the read waits between messages, where a timeout is not final
 	replyDue      bool          // the peer's close frame awaits our answer (finishRead)
 	utf8          utf8Validator // state of a text message's validation
 

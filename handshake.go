@@ -35,14 +35,20 @@ func appendAcceptKey(b []byte, key string) []byte {
 	return base64.StdEncoding.AppendEncode(b, sum[:])
 }
 
-// handshakeError is a refused handshake: the HTTP status to answer with and
-// a message for the response body and the returned error.
+// handshakeError is a refused handshake: the HTTP status to answer with, a
+// message for the response body and the returned error, and the error that
+// caused the refusal, if it came from the application (Server.Accept, or a
+// panic in a hook), which errors.Is and errors.As reach through Unwrap.
 type handshakeError struct {
 	status int
 	msg    string
+	cause  error
 }
 
 func (e *handshakeError) Error() string { return e.msg }
+
+// Unwrap returns the error that caused the refusal, or nil.
+func (e *handshakeError) Unwrap() error { return e.cause }
 
 // HTTPError is an error that Server.Accept returns to refuse a request with
 // a status of its choosing, such as 401 Unauthorized; Message is the
@@ -55,44 +61,57 @@ type HTTPError struct {
 // Error returns the message.
 func (e *HTTPError) Error() string { return e.Message }
 
-// checkAndAccept checks the request and, if it passes, asks accept, if set,
-// with r (made by request when accept needs it) whether to accept it. It
-// returns accept's value, or the refusal to answer with and the error to
-// return: the refusal itself, or Accept's error.
-func (req *upgradeRequest) checkAndAccept(opts *Options, accept func(*http.Request) (any, error), request func() *http.Request) (any, *handshakeError, error) {
-	if err := req.check(opts); err != nil {
-		return nil, err.(*handshakeError), err
+// admit runs the checks of a request, check, and if they pass asks accept,
+// if set, with the request that request makes, whether to accept it. It
+// returns accept's value, or the refusal to answer with. check and accept
+// run the application's hooks (Options.CheckOrigin, Server.Accept): a
+// panic in one is logged (through logPanic, to srv's ErrorLog if srv has
+// one) and refuses the request with 500. Like a panic in an http.Handler,
+// it must not stop the server, and Serve has no http.Server to recover it.
+func admit(check func() error, accept func(*http.Request) (any, error), request func() *http.Request, srv *http.Server, remoteAddr string) (value any, refusal *handshakeError) {
+	defer func() {
+		if p := recover(); p != nil {
+			logPanic(srv, "in the opening handshake of "+remoteAddr, p)
+			value, refusal = nil, &handshakeError{status: http.StatusInternalServerError, msg: "websocket: internal server error", cause: panicError(p)}
+		}
+	}()
+	if err := check(); err != nil {
+		return nil, err.(*handshakeError)
 	}
 	if accept == nil {
-		return nil, nil, nil
+		return nil, nil
 	}
 	value, err := accept(request())
-	if err == nil {
-		return value, nil, nil
+	if err != nil {
+		return nil, acceptRefusal(err)
 	}
-	return nil, acceptRefusal(err), err
+	return value, nil
 }
 
 // acceptRefusal returns the refusal for an error of Server.Accept: the
-// status of an *HTTPError, or 403.
+// status of an *HTTPError, or 403. A nil *HTTPError, which makes a non-nil
+// error, refuses with 403 as well, and is no cause a caller could inspect.
 func acceptRefusal(err error) *handshakeError {
-	he := &handshakeError{status: http.StatusForbidden, msg: err.Error()}
 	var status *HTTPError
-	if errors.As(err, &status) && status.Status >= 400 && status.Status < 600 {
+	if errors.As(err, &status) && status == nil {
+		return &handshakeError{status: http.StatusForbidden, msg: "websocket: request refused by Server.Accept"}
+	}
+	he := &handshakeError{status: http.StatusForbidden, msg: err.Error(), cause: err}
+	if status != nil && status.Status >= 400 && status.Status < 600 {
 		he.status = status.Status
 	}
 	return he
 }
 
 var (
-	errNotGET        = &handshakeError{http.StatusMethodNotAllowed, "websocket: the opening handshake must be a GET request"}
-	errHTTPVersion   = &handshakeError{http.StatusBadRequest, "websocket: the opening handshake needs HTTP/1.1 or later"}
-	errRequestBody   = &handshakeError{http.StatusBadRequest, "websocket: the opening handshake must not have a body (Content-Length other than 0, or Transfer-Encoding)"}
-	errNoConnUpgrade = &handshakeError{http.StatusBadRequest, "websocket: the Connection header does not contain the token \"upgrade\""}
-	errNoUpgradeWS   = &handshakeError{http.StatusBadRequest, "websocket: the Upgrade header does not contain the token \"websocket\""}
-	errVersion       = &handshakeError{http.StatusUpgradeRequired, "websocket: Sec-WebSocket-Version must be 13"}
-	errBadKey        = &handshakeError{http.StatusBadRequest, "websocket: Sec-WebSocket-Key must be one base64 value of 16 bytes"}
-	errOrigin        = &handshakeError{http.StatusForbidden, "websocket: request Origin not allowed; the server must list it in Options.OriginPatterns"}
+	errNotGET        = &handshakeError{status: http.StatusMethodNotAllowed, msg: "websocket: the opening handshake must be a GET request"}
+	errHTTPVersion   = &handshakeError{status: http.StatusBadRequest, msg: "websocket: the opening handshake needs HTTP/1.1 or later"}
+	errRequestBody   = &handshakeError{status: http.StatusBadRequest, msg: "websocket: the opening handshake must not have a body (Content-Length other than 0, or Transfer-Encoding)"}
+	errNoConnUpgrade = &handshakeError{status: http.StatusBadRequest, msg: "websocket: the Connection header does not contain the token \"upgrade\""}
+	errNoUpgradeWS   = &handshakeError{status: http.StatusBadRequest, msg: "websocket: the Upgrade header does not contain the token \"websocket\""}
+	errVersion       = &handshakeError{status: http.StatusUpgradeRequired, msg: "websocket: Sec-WebSocket-Version must be 13"}
+	errBadKey        = &handshakeError{status: http.StatusBadRequest, msg: "websocket: Sec-WebSocket-Key must be one base64 value of 16 bytes"}
+	errOrigin        = &handshakeError{status: http.StatusForbidden, msg: "websocket: request Origin not allowed; the server must list it in Options.OriginPatterns"}
 )
 
 // IsWebSocketUpgrade reports whether r asks to upgrade to WebSocket: its
@@ -150,11 +169,11 @@ func upgrade(w http.ResponseWriter, r *http.Request, opts *Options, accept func(
 		protocol:   r.Header["Sec-Websocket-Protocol"],
 		extensions: r.Header["Sec-Websocket-Extensions"],
 	}
-	value, he, err := req.checkAndAccept(opts, accept, func() *http.Request { return r })
+	value, he := admit(func() error { return req.check(opts) }, accept, func() *http.Request { return r }, serverOf(r), r.RemoteAddr)
 	if he != nil {
 		refuse(w, he)
 		opts.refused(r.RemoteAddr, he)
-		return nil, err
+		return nil, he
 	}
 
 	netConn, brw, err := http.NewResponseController(w).Hijack()

@@ -767,6 +767,19 @@ func tcpPair(t testing.TB) (a, b net.Conn) {
 	return a, b
 }
 
+// serverPair returns a server-side Conn with opts over loopback TCP, as if
+// the opening handshake had just completed, and a raw client at the other
+// end, whose reads and writes are bounded by testTimeout. Both are closed
+// when the test ends.
+func serverPair(t testing.TB, opts Options) (*Conn, *rawClient) {
+	t.Helper()
+	peer, nc := tcpPair(t)
+	peer.SetDeadline(time.Now().Add(testTimeout))
+	c := newConn(nc, true, nil, &opts, negotiated{})
+	t.Cleanup(func() { c.CloseNow() })
+	return c, &rawClient{t: t, conn: peer, br: bufio.NewReader(peer)}
+}
+
 // fillSocket writes to nc, whose peer does not read, until the socket's
 // buffers are full, and returns how many bytes it wrote: in large writes,
 // then byte by byte, since the kernel reports a socket writable only once a

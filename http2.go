@@ -23,9 +23,9 @@ import (
 )
 
 var (
-	errNotConnect = &handshakeError{http.StatusMethodNotAllowed, "websocket: over HTTP/2 the opening handshake must be an extended CONNECT request (RFC 8441)"}
-	errNoProtocol = &handshakeError{http.StatusBadRequest, "websocket: an HTTP/2 CONNECT request must carry the :protocol pseudo-header \"websocket\" (RFC 8441)"}
-	errNoDeadline = &handshakeError{http.StatusInternalServerError, "websocket: the HTTP/2 response writer supports no deadlines (a middleware that hides the http.Server's writer without an Unwrap method?)"}
+	errNotConnect = &handshakeError{status: http.StatusMethodNotAllowed, msg: "websocket: over HTTP/2 the opening handshake must be an extended CONNECT request (RFC 8441)"}
+	errNoProtocol = &handshakeError{status: http.StatusBadRequest, msg: "websocket: an HTTP/2 CONNECT request must carry the :protocol pseudo-header \"websocket\" (RFC 8441)"}
+	errNoDeadline = &handshakeError{status: http.StatusInternalServerError, msg: "websocket: the HTTP/2 response writer supports no deadlines (a middleware that hides the http.Server's writer without an Unwrap method?)"}
 )
 
 // isExtendedConnect reports whether r is an HTTP/2 extended CONNECT request
@@ -54,23 +54,24 @@ func upgradeHTTP2(w http.ResponseWriter, r *http.Request, opts *Options, accept 
 		extensions: r.Header["Sec-Websocket-Extensions"],
 	}
 	rc := http.NewResponseController(w)
-	err := checkHTTP2(r, &req, opts)
-	// Drop any deadline the http.Server set for the stream, and bound the
-	// response; a writer that cannot is refused, since Close relies on them.
-	if err == nil && (rc.SetReadDeadline(time.Time{}) != nil ||
-		rc.SetWriteDeadline(time.Now().Add(opts.handshakeTimeout())) != nil) {
-		err = errNoDeadline
-	}
-	var value any
-	if err == nil && accept != nil {
-		if value, err = accept(r); err != nil {
-			err = acceptRefusal(err)
+	check := func() error {
+		if err := checkHTTP2(r, &req, opts); err != nil {
+			return err
 		}
+		// Drop any deadline the http.Server set for the stream, and bound
+		// the response; a writer that cannot is refused, since Close
+		// relies on them.
+		if rc.SetReadDeadline(time.Time{}) != nil ||
+			rc.SetWriteDeadline(time.Now().Add(opts.handshakeTimeout())) != nil {
+			return errNoDeadline
+		}
+		return nil
 	}
-	if err != nil {
-		refuse(w, err.(*handshakeError))
-		opts.refused(r.RemoteAddr, err.(*handshakeError))
-		return nil, err
+	value, he := admit(check, accept, func() *http.Request { return r }, serverOf(r), r.RemoteAddr)
+	if he != nil {
+		refuse(w, he)
+		opts.refused(r.RemoteAddr, he)
+		return nil, he
 	}
 	neg := req.negotiate(opts)
 	h := w.Header()

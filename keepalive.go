@@ -96,10 +96,11 @@ func (c *Conn) sendPing(p []byte) {
 	c.flushNoWait()
 }
 
-// rttWaiter is a PingRTT call waiting for the pong of its ping.
+// rttWaiter is a PingRTT call waiting for the pong of its own ping.
 type rttWaiter struct {
 	payload [8]byte
 	pong    chan struct{}
+	due     bool // its ping is yet to be queued (see queueOwed)
 }
 
 // rttSeq numbers the pings of PingRTT.
@@ -108,23 +109,40 @@ var rttSeq atomic.Uint64
 // PingRTT sends a ping and waits for the peer's pong, and returns the round
 // trip time. Pongs are received by reads, so another goroutine must be
 // reading; ctx bounds the wait. The ping carries 8 bytes of its own, so
-// that its pong is told apart from others.
+// that its pong is told apart from others: concurrent calls each send
+// their own ping and each wait for its own pong.
+//
+// It returns an error matching ctx.Err(), having sent nothing, if ctx has
+// ended already; ErrClosed if the connection is closing, or closes while
+// it waits (see Done).
 func (c *Conn) PingRTT(ctx context.Context) (time.Duration, error) {
-	w := rttWaiter{pong: make(chan struct{})}
-	binary.BigEndian.PutUint64(w.payload[:], rttSeq.Add(1))
-	c.ctlMu.Lock()
-	o := c.owedLocked()
-	o.rtt = append(o.rtt, w)
-	c.ctlMu.Unlock()
-	defer c.dropRTTWaiter(w.pong)
-	start := time.Now()
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("websocket: ping not sent: %w", err)
+	}
 	if c.has(stClosed | stClosing) {
 		return 0, ErrClosed
 	}
-	c.sendPing(w.payload[:])
+	w := rttWaiter{pong: make(chan struct{}), due: true}
+	binary.BigEndian.PutUint64(w.payload[:], rttSeq.Add(1))
+	done := c.Done()
+	start := time.Now()
+	c.ctlMu.Lock()
+	o := c.owedLocked()
+	o.rtt = append(o.rtt, w)
+	c.state.Or(stOwed)
+	c.ctlMu.Unlock()
+	defer c.dropRTTWaiter(w.pong)
+	c.flushNoWait()
 	select {
 	case <-w.pong:
 		return time.Since(start), nil
+	case <-done:
+		select {
+		case <-w.pong: // it came just before the end
+			return time.Since(start), nil
+		default:
+			return 0, ErrClosed
+		}
 	case <-ctx.Done():
 		return 0, fmt.Errorf("websocket: no pong before the context ended: %w", ctx.Err())
 	}

@@ -5,6 +5,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -76,5 +77,95 @@ func TestPingRTT(t *testing.T) {
 	cancel()
 	if _, err := c.PingRTT(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("PingRTT with a cancelled context: %v", err)
+	}
+}
+
+// rttWaiting returns how many PingRTT calls wait on c.
+func rttWaiting(c *Conn) int {
+	c.ctlMu.Lock()
+	defer c.ctlMu.Unlock()
+	if c.owed == nil {
+		return 0
+	}
+	return len(c.owed.rtt)
+}
+
+// TestPingRTTConcurrent checks that concurrent PingRTT calls each send a
+// ping of their own and each return on its pong, even when their pings wait
+// together for a writer to let go of the write lock.
+func TestPingRTTConcurrent(t *testing.T) {
+	const callers = 5
+	c, peer := serverPair(t, Options{})
+	go c.ReadMessage()
+	pings := make(chan string, callers)
+	go func() { // the peer answers every ping, and reports its payload
+		for {
+			h, p, err := peer.readFrame()
+			if err != nil {
+				return
+			}
+			if h.opcode == opPing {
+				pings <- string(p)
+				peer.conn.Write(clientFrame(true, opPong, string(p)))
+			}
+		}
+	}()
+	c.writeMu.Lock() // a writer holds the lock: the pings wait for it
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			_, err := c.PingRTT(ctx)
+			errs <- err
+		}()
+	}
+	for rttWaiting(c) < callers {
+		runtime.Gosched() // until every call waits
+	}
+	c.unlockWrite(false) // as the writer does, sending what is owed
+	seen := make(map[string]bool)
+	for range callers {
+		if err := await(t, errs, "PingRTT"); err != nil {
+			t.Errorf("PingRTT: %v", err)
+		}
+		seen[await(t, pings, "a ping")] = true
+	}
+	if len(seen) != callers {
+		t.Errorf("the peer got %d distinct pings for %d calls", len(seen), callers)
+	}
+}
+
+// TestPingRTTEnds checks that PingRTT sends nothing when its context has
+// already ended, and that a call waiting for a pong returns ErrClosed when
+// the connection closes.
+func TestPingRTTEnds(t *testing.T) {
+	c, peer := serverPair(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.PingRTT(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("PingRTT with an ended context: %v, want context.Canceled", err)
+	}
+	if err := c.WriteMessage(TextMessage, []byte("next")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	peer.expectFrame(opText, "next") // and no ping before it
+
+	result := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		_, err := c.PingRTT(ctx) // nobody reads: no pong will come
+		result <- err
+	}()
+	for rttWaiting(c) == 0 {
+		runtime.Gosched() // until the call waits
+	}
+	c.CloseNow()
+	if err := await(t, result, "PingRTT"); err != ErrClosed {
+		t.Errorf("PingRTT on a connection that closed: %v, want ErrClosed", err)
 	}
 }

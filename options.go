@@ -53,7 +53,9 @@ type Options struct {
 	// above refuse, with the Origin header's value and the request's Host:
 	// it returns true to accept the request anyway. It must not let a
 	// foreign page in unless the handler authenticates by means such a page
-	// cannot use. Servers only.
+	// cannot use. If it panics, the request is refused with 500 (internal
+	// server error) and the panic is logged with its stack, as a panic in
+	// Server.Handler is. Servers only.
 	CheckOrigin func(origin, host string) bool
 
 	// InsecureSkipOriginCheck accepts a request from any Origin. Any web

@@ -149,13 +149,20 @@ func (c *Conn) messageDone() bool {
 // A timeout here, before any byte of the next message, is not final: the
 // connection stays usable (see SetReadDeadline).
 func (c *Conn) awaitInput() error {
-	if c.readErr != nil || c.rpos < c.rend || c.remain > 0 || c.fragmented {
+	if c.readErr != nil || !c.betweenMessages() {
 		return nil
 	}
-	c.idleWait = true
-	err := c.readNetwork()
-	c.idleWait = false
-	return err
+	return c.readNetwork()
+}
+
+// betweenMessages reports whether the read has consumed every byte it took
+// from the network, up to the end of a whole frame outside any data message:
+// the end of the last message, or of control frames that followed it. A
+// timeout there loses no place in the stream, so it is not final. (A read
+// that handled a ping and then waits for the next data frame is such a
+// read: the ping is not part of a message.) The caller holds readMu.
+func (c *Conn) betweenMessages() bool {
+	return c.rpos == c.rend && c.remain == 0 && !c.fragmented
 }
 
 // frameBuffered reports whether the read buffer holds a whole frame, so that
@@ -338,8 +345,8 @@ func (c *Conn) nextFrame() (header, error) {
 		err = c.checkRSV1(h)
 	}
 	switch {
-	case err != nil && err == c.readErr:
-		return h, err // the network failed
+	case err != nil && (err == c.readErr || errors.Is(err, os.ErrDeadlineExceeded)):
+		return h, err // the network failed, or timed out where readFailed left it soft
 	case err != nil:
 		return h, c.fail(StatusProtocolError, err)
 	case c.server && !h.masked:
@@ -585,9 +592,10 @@ func (c *Conn) readFailed(err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
+	soft := c.betweenMessages() // before releaseReadBuffer resets rpos and rend
 	c.releaseReadBuffer()
-	if c.idleWait && errors.Is(err, os.ErrDeadlineExceeded) {
-		return err // nothing was consumed: the next read may go on
+	if soft && errors.Is(err, os.ErrDeadlineExceeded) {
+		return err // no byte of a message was consumed: the next read may go on
 	}
 	err = c.keepAliveErr(err)
 	c.readErr = err

@@ -63,7 +63,7 @@ func (s *Server) checkRequest(nc net.Conn, buf []byte, end int) (c *Conn, key st
 		s.refuseRaw(nc, err.(*handshakeError))
 		return nil, "", neg
 	}
-	value, he, _ := req.checkAndAccept(&s.Options, s.Accept, func() *http.Request { return httpRequest(nc, buf[:end+4]) })
+	value, he := admit(func() error { return req.check(&s.Options) }, s.Accept, func() *http.Request { return httpRequest(nc, buf[:end+4]) }, nil, nc.RemoteAddr().String())
 	if he != nil {
 		s.refuseRaw(nc, he)
 		return nil, "", neg
@@ -78,14 +78,14 @@ func (s *Server) checkRequest(nc net.Conn, buf []byte, end int) (c *Conn, key st
 }
 
 var (
-	errBadRequestLine  = &handshakeError{http.StatusBadRequest, "websocket: malformed HTTP request line"}
-	errBadHeaderLine   = &handshakeError{http.StatusBadRequest, "websocket: malformed HTTP header line"}
-	errNoHost          = &handshakeError{http.StatusBadRequest, "websocket: the request has no Host header"}
-	errBadHost         = &handshakeError{http.StatusBadRequest, "websocket: malformed Host header"}
-	errHeaderTooLarge  = &handshakeError{http.StatusRequestHeaderFieldsTooLarge, "websocket: the request header is larger than 8 KiB"}
-	errVersionNotHTTP1 = &handshakeError{http.StatusHTTPVersionNotSupported, "websocket: unsupported HTTP version; the opening handshake needs HTTP/1.1"}
-	errBadLength       = &handshakeError{http.StatusBadRequest, "websocket: malformed Content-Length"}
-	errTransferCoding  = &handshakeError{http.StatusNotImplemented, "websocket: unsupported Transfer-Encoding"}
+	errBadRequestLine  = &handshakeError{status: http.StatusBadRequest, msg: "websocket: malformed HTTP request line"}
+	errBadHeaderLine   = &handshakeError{status: http.StatusBadRequest, msg: "websocket: malformed HTTP header line"}
+	errNoHost          = &handshakeError{status: http.StatusBadRequest, msg: "websocket: the request has no Host header"}
+	errBadHost         = &handshakeError{status: http.StatusBadRequest, msg: "websocket: malformed Host header"}
+	errHeaderTooLarge  = &handshakeError{status: http.StatusRequestHeaderFieldsTooLarge, msg: "websocket: the request header is larger than 8 KiB"}
+	errVersionNotHTTP1 = &handshakeError{status: http.StatusHTTPVersionNotSupported, msg: "websocket: unsupported HTTP version; the opening handshake needs HTTP/1.1"}
+	errBadLength       = &handshakeError{status: http.StatusBadRequest, msg: "websocket: malformed Content-Length"}
+	errTransferCoding  = &handshakeError{status: http.StatusNotImplemented, msg: "websocket: unsupported Transfer-Encoding"}
 )
 
 // parseUpgradeRequest parses into r the request line and header lines of an

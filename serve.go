@@ -5,6 +5,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
@@ -32,7 +33,7 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	srv := serverOf(r)
 	if r.ProtoMajor == 2 {
 		runHandler(c, h, srv)
 		awaitClosed(c)
@@ -68,8 +69,12 @@ type Server struct {
 	// request line and every header line, and is read only when Accept is
 	// set). It returns the value that the connection's Value method will
 	// return, such as the authenticated user, or an error to refuse the
-	// request: an *HTTPError chooses the status, any other error gives 403
-	// Forbidden, and the error's text is the response body.
+	// request: an *HTTPError chooses the status, any other error (a nil
+	// *HTTPError too) gives 403 Forbidden, and the error's text is the
+	// response body. The error that Upgrade returns and OnRefuse receives
+	// then wraps it, for errors.Is and errors.As. If Accept panics, the
+	// request is refused with 500 (internal server error) and the panic is
+	// logged with its stack, as a panic in Handler is.
 	Accept func(r *http.Request) (value any, err error)
 
 	mu        sync.Mutex
@@ -88,7 +93,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	srv := serverOf(r)
 	if r.ProtoMajor == 2 {
 		s.run(c, srv)
 		awaitClosed(c)
@@ -231,18 +236,42 @@ func runHandler(c *Conn, handler func(*Conn), srv *http.Server) {
 			return
 		}
 		c.Close(StatusInternalError, "")
-		if p == http.ErrAbortHandler {
-			return
-		}
-		stack := make([]byte, 64<<10)
-		stack = stack[:runtime.Stack(stack, false)]
-		logf := log.Printf
-		if srv != nil && srv.ErrorLog != nil {
-			logf = srv.ErrorLog.Printf
-		}
-		logf("websocket: panic serving %v: %v\n%s", c.RemoteAddr(), p, stack)
+		logPanic(srv, "serving "+c.RemoteAddr().String(), p)
 	}()
 	handler(c)
+}
+
+// logPanic logs p, a panic recovered from the application's code while
+// doing what during says, with the stack, to srv's ErrorLog, or to the log
+// package's standard logger if srv is nil or has none, as net/http does for
+// handler panics; http.ErrAbortHandler, which asks for no log, is not
+// logged.
+func logPanic(srv *http.Server, during string, p any) {
+	if p == http.ErrAbortHandler {
+		return
+	}
+	stack := make([]byte, 64<<10)
+	stack = stack[:runtime.Stack(stack, false)]
+	logf := log.Printf
+	if srv != nil && srv.ErrorLog != nil {
+		logf = srv.ErrorLog.Printf
+	}
+	logf("websocket: panic %s: %v\n%s", during, p, stack)
+}
+
+// panicError returns a recovered panic value as an error: p itself if it
+// is one, so that errors.Is and errors.As reach it.
+func panicError(p any) error {
+	if err, ok := p.(error); ok {
+		return err
+	}
+	return fmt.Errorf("panic: %v", p)
+}
+
+// serverOf returns the http.Server that serves r, or nil.
+func serverOf(r *http.Request) *http.Server {
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	return srv
 }
 
 // Serve accepts connections on ln and serves each as a WebSocket connection
@@ -258,7 +287,9 @@ func runHandler(c *Conn, handler func(*Conn), srv *http.Server) {
 // closing ln stops it. Once Shutdown has been called, even before Serve,
 // it returns http.ErrServerClosed. It closes ln before it returns, in
 // every case.
-// Panics in the Handler are logged with the log package's standard logger.
+// Panics in the Handler, and in the hooks of the opening handshake
+// (CheckOrigin, Accept, OnRefuse), are logged with the log package's
+// standard logger; they do not stop the server.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.shutdown {
@@ -308,6 +339,15 @@ func (s *Server) Serve(ln net.Listener) error {
 // stack a goroutine starts with: growing it costs more than the rest of
 // the handshake's own work.
 func (s *Server) serveConn(nc net.Conn) {
+	// No http.Server recovers what panics here: the hooks admit does not
+	// cover (OnRefuse), or a bug. Log it and drop the connection, as
+	// net/http does, rather than take the process down.
+	defer func() {
+		if p := recover(); p != nil {
+			nc.Close()
+			logPanic(nil, "in the opening handshake of "+nc.RemoteAddr().String(), p)
+		}
+	}()
 	nc.SetDeadline(time.Now().Add(s.Options.handshakeTimeout()))
 	c, key, neg := s.readRequest(nc)
 	if c == nil || writeAccept(nc, key, &neg, nil) != nil {

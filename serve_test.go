@@ -5,6 +5,8 @@ package websocket
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -231,5 +233,163 @@ func TestCheckOriginAndReadLimit(t *testing.T) {
 	var ce *CloseError
 	if _, _, err := c.ReadMessage(); !errors.As(err, &ce) || ce.Code != StatusMessageTooBig {
 		t.Fatalf("message over the new limit: %v, want 1009", err)
+	}
+}
+
+// refusal is what OnRefuse was called with.
+type refusal struct {
+	status int
+	err    error
+}
+
+// serveLogged serves s on loopback, through net/http (an http.Server whose
+// ErrorLog writes to logs) or through Serve (with the standard logger
+// writing to logs until the test ends), and returns the address. Under
+// net/http the requests go through Server.Upgrade, whose errors are sent
+// on upgradeErrs.
+func serveLogged(t *testing.T, s *Server, viaServe bool, logs logSink, upgradeErrs chan<- error) string {
+	t.Helper()
+	if viaServe {
+		prev := log.Writer()
+		log.SetOutput(logs)
+		t.Cleanup(func() { log.SetOutput(prev) })
+		addr, _ := serveListener(t, s)
+		return addr
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.Upgrade(w, r)
+		if err != nil {
+			upgradeErrs <- err
+			return
+		}
+		go func() {
+			echoHandler(c)
+			c.Close(StatusNormalClosure, "")
+		}()
+	}))
+	srv.Config.ErrorLog = log.New(logs, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// TestServeRecoversHandshakePanic checks that a panic in a hook of the
+// opening handshake (CheckOrigin, Accept) refuses that request with 500,
+// logs the panic with its stack, reports a refusal that unwraps to the
+// panic's error, and leaves the server serving: under Serve, where no
+// http.Server recovers it, as under net/http.
+func TestServeRecoversHandshakePanic(t *testing.T) {
+	errExploded := errors.New("accept exploded")
+	for _, viaServe := range []bool{false, true} {
+		t.Run(map[bool]string{false: "net/http", true: "Serve"}[viaServe], func(t *testing.T) {
+			logs := make(logSink, 16)
+			refused := make(chan refusal, 4)
+			upgradeErrs := make(chan error, 4)
+			s := &Server{
+				Options: Options{
+					CheckOrigin: func(origin, host string) bool { panic("origin check exploded") },
+					OnRefuse:    func(_ string, status int, err error) { refused <- refusal{status, err} },
+				},
+				Accept: func(r *http.Request) (any, error) {
+					if r.URL.Query().Has("boom") {
+						panic(errExploded)
+					}
+					return nil, nil
+				},
+				Handler: echoHandler,
+			}
+			addr := serveLogged(t, s, viaServe, logs, upgradeErrs)
+			for _, tc := range []struct {
+				name, query, origin, logged string
+			}{
+				{"CheckOrigin", "", "https://foe.example", "origin check exploded"},
+				{"Accept", "?boom", "", "accept exploded"},
+			} {
+				var h http.Header
+				if tc.origin != "" {
+					h = http.Header{"Origin": {tc.origin}}
+				}
+				_, resp, err := Dial(context.Background(), wsURL(addr)+tc.query, &DialOptions{Header: h})
+				if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
+					t.Fatalf("%s panics: %v, %v; want status 500", tc.name, resp, err)
+				}
+				line := await(t, logs, "the log of the panic")
+				if !strings.Contains(line, tc.logged) || !strings.Contains(line, "goroutine ") {
+					t.Errorf("%s panics: log %q, want the panic and its stack", tc.name, line)
+				}
+				r := await(t, refused, "OnRefuse")
+				if r.status != http.StatusInternalServerError {
+					t.Errorf("%s panics: OnRefuse status %d, want 500", tc.name, r.status)
+				}
+				if tc.name == "Accept" && !errors.Is(r.err, errExploded) {
+					t.Errorf("Accept panics: OnRefuse error %v does not unwrap to the panic's", r.err)
+				}
+				if !viaServe {
+					await(t, upgradeErrs, "Upgrade's error")
+				}
+			}
+			c := mustDial(t, wsURL(addr), nil)
+			defer c.CloseNow()
+			checkEcho(t, c, "still serving")
+		})
+	}
+}
+
+// TestAcceptRefusalErrors checks how Server.Accept's errors refuse a
+// request: an *HTTPError with its status, reached by errors.As through the
+// refusal that OnRefuse and Upgrade get; a nil *HTTPError (a non-nil
+// error) with 403, not a crash; another error with 403, reached by
+// errors.Is through the refusal.
+func TestAcceptRefusalErrors(t *testing.T) {
+	errBanned := errors.New("banned")
+	for _, viaServe := range []bool{false, true} {
+		t.Run(map[bool]string{false: "net/http", true: "Serve"}[viaServe], func(t *testing.T) {
+			refused := make(chan refusal, 4)
+			upgradeErrs := make(chan error, 4)
+			s := &Server{
+				Options: Options{OnRefuse: func(_ string, status int, err error) { refused <- refusal{status, err} }},
+				Accept: func(r *http.Request) (any, error) {
+					switch r.URL.Query().Get("as") {
+					case "http":
+						return nil, &HTTPError{Status: http.StatusUnauthorized, Message: "who are you?"}
+					case "nil":
+						return nil, (*HTTPError)(nil)
+					default:
+						return nil, fmt.Errorf("you are %w", errBanned)
+					}
+				},
+				Handler: echoHandler,
+			}
+			addr := serveLogged(t, s, viaServe, make(logSink, 16), upgradeErrs)
+			for _, tc := range []struct {
+				as     string
+				status int
+				check  func(error) bool
+			}{
+				{"http", http.StatusUnauthorized, func(err error) bool {
+					var he *HTTPError
+					return errors.As(err, &he) && he != nil && he.Status == http.StatusUnauthorized
+				}},
+				{"nil", http.StatusForbidden, func(err error) bool {
+					var he *HTTPError // a nil one: no cause to reach
+					return err != nil && err.Error() != "" && !errors.As(err, &he)
+				}},
+				{"wrapped", http.StatusForbidden, func(err error) bool { return errors.Is(err, errBanned) }},
+			} {
+				_, resp, err := Dial(context.Background(), wsURL(addr)+"?as="+tc.as, nil)
+				if err == nil || resp == nil || resp.StatusCode != tc.status {
+					t.Fatalf("Accept refuses as %s: %v, %v; want status %d", tc.as, resp, err, tc.status)
+				}
+				r := await(t, refused, "OnRefuse")
+				if r.status != tc.status || !tc.check(r.err) {
+					t.Errorf("Accept refuses as %s: OnRefuse got %d, %v", tc.as, r.status, r.err)
+				}
+				if !viaServe {
+					if err := await(t, upgradeErrs, "Upgrade's error"); !tc.check(err) {
+						t.Errorf("Accept refuses as %s: Upgrade returned %v", tc.as, err)
+					}
+				}
+			}
+		})
 	}
 }

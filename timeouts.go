@@ -24,7 +24,8 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // control frames that happens inside them. A zero t means no deadline.
 //
 // A read that times out while it waits for the next message, before any
-// of its bytes arrived, returns an error that matches
+// of its bytes arrived (control frames it handled meanwhile, such as a ping
+// it answered, do not count), returns an error that matches
 // os.ErrDeadlineExceeded and leaves the connection as it was: set a new
 // deadline and read again (a read loop can thus wake up periodically). A
 // read that times out in the middle of a message has lost its place in the

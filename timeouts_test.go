@@ -111,3 +111,23 @@ func TestPeerDropAfterPingIsReadError(t *testing.T) {
 		t.Fatalf("read: %v", err)
 	}
 }
+
+// TestTimeoutAfterControlFrame checks that a read that answered a ping and
+// then timed out waiting for the next data frame leaves the connection
+// usable, as one that timed out before any frame does: the ping was no part
+// of a message.
+func TestTimeoutAfterControlFrame(t *testing.T) {
+	c, peer := serverPair(t, Options{})
+	peer.sendFrame(true, opPing, []byte("p"))
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, _, err := c.ReadMessage(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read with nothing after the ping: %v, want a timeout", err)
+	}
+	peer.expectFrame(opPong, "p")
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	peer.sendFrame(true, opText, []byte("later"))
+	typ, msg, err := c.ReadMessage()
+	if err != nil || typ != TextMessage || string(msg) != "later" {
+		t.Fatalf("read after the timeout: %v %q, %v; want the message", typ, msg, err)
+	}
+}

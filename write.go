@@ -425,7 +425,7 @@ type owedControl struct {
 	pongs       []byte // the payloads of pings owed a pong, each after its length byte
 	ping        []byte // the payload of a ping to send (keepalive, PingRTT), if pingDue
 	pingDue     bool
-	rtt         []rttWaiter // PingRTT calls waiting for their pong
+	rtt         []rttWaiter // PingRTT calls waiting for their pong, each with its own ping
 	closeDue    bool
 	closeCode   StatusCode
 	closeReason string
@@ -499,6 +499,14 @@ func (c *Conn) queueOwed() {
 		c.appendFrame(c.newHeader(true, opPing, len(o.ping)), o.ping)
 	}
 	o.pingDue = false
+	for i := range o.rtt {
+		if w := &o.rtt[i]; w.due {
+			if c.writeErr == nil && !c.closeSent {
+				c.appendFrame(c.newHeader(true, opPing, len(w.payload)), w.payload[:])
+			}
+			w.due = false
+		}
+	}
 	if o.closeDue {
 		c.queueClose(o.closeCode, o.closeReason)
 		o.closeDue, o.closeReason = false, ""
