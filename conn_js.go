@@ -120,37 +120,64 @@ func (c *Conn) listen(name string, h func(event js.Value)) {
 
 // onMessage queues a message event's data for the reader, or fails the
 // connection if the message exceeds the read limit or the reader has
-// fallen behind by the read limit. It runs on the browser's event loop.
+// fallen behind by the read limit. It measures the message before copying
+// it into Go memory, which never shrinks, so that a message the Conn
+// refuses takes none. It runs on the browser's event loop.
 func (c *Conn) onMessage(event js.Value) {
 	data := event.Get("data")
 	limit := c.readLimit.Load()
-	// A JavaScript string has no more UTF-16 units than its UTF-8 form has
-	// bytes, so a string longer than the limit in units is too long, and
-	// is not copied. (Its length is read through a String object: syscall/js
-	// reads properties of objects only.)
-	if data.Type() == js.TypeString && int64(js.Global().Get("Object").Invoke(data).Length()) > limit {
-		c.fail(tooBig(limit))
+	if ok, err := c.admit(measure(data), limit); !ok {
+		if err != nil {
+			c.fail(err)
+		}
 		return
 	}
 	m := messageOf(data)
-	c.mu.Lock()
-	switch {
-	case c.closing:
-		c.mu.Unlock()
-		return
-	case int64(m.size()) > limit:
-		c.mu.Unlock()
+	// The UTF-8 form of a text may be longer than its length in UTF-16
+	// units, which measure counted.
+	if int64(m.size()) > limit {
 		c.fail(tooBig(limit))
 		return
-	case c.queued >= limit:
+	}
+	c.mu.Lock()
+	if c.closing {
 		c.mu.Unlock()
-		c.fail(errFellBehind)
 		return
 	}
 	c.queue = append(c.queue, m)
 	c.queued += int64(m.size()) + queueCost
 	c.mu.Unlock()
 	c.wakeReader()
+}
+
+// admit reports whether a message of size bytes may be copied and queued.
+// If not, it returns the error that fails the connection: the message is
+// over limit, or the queue is full; or none if a close has begun, and the
+// message is dropped.
+func (c *Conn) admit(size, limit int64) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closing:
+		return false, nil
+	case size > limit:
+		return false, tooBig(limit)
+	case c.queued >= limit:
+		return false, errFellBehind
+	}
+	return true, nil
+}
+
+// measure returns the size of a message event's data without copying it:
+// the length of a binary message (an ArrayBuffer), and that of a text in
+// UTF-16 units, which is no more than its length in UTF-8 bytes. (A
+// string's length is read through a String object: syscall/js reads
+// properties of objects only.)
+func measure(data js.Value) int64 {
+	if data.Type() == js.TypeString {
+		return int64(js.Global().Get("Object").Invoke(data).Length())
+	}
+	return int64(data.Get("byteLength").Int())
 }
 
 // messageOf copies the data of a message event into Go memory.

@@ -38,6 +38,7 @@ var wasmChecks = []string{
 	"pings, close codes and uncompressed writes are refused",
 	"dial options the browser cannot honour are refused",
 	"read limit: binary",
+	"read limit: binary, refused before it is copied",
 	"read limit: text longer than the limit in UTF-16 units",
 	"read limit: text longer than the limit in UTF-8 only",
 	"unread messages up to the read limit",

@@ -33,6 +33,8 @@ var checks = []check{
 	{name: "dial options the browser cannot honour are refused", url: checkRefusedOptions},
 	{name: "read limit: binary", opts: limit1000,
 		conn: readLimitCheck(websocket.BinaryMessage, make([]byte, 4000))},
+	{name: "read limit: binary, refused before it is copied", conn: checkBigRefused,
+		opts: &websocket.DialOptions{Options: websocket.Options{ReadLimit: 1 << 20}}},
 	{name: "read limit: text longer than the limit in UTF-16 units", opts: limit1000,
 		conn: readLimitCheck(websocket.TextMessage, bytes.Repeat([]byte("\u00e9"), 2000))},
 	{name: "read limit: text longer than the limit in UTF-8 only", opts: limit1000,
