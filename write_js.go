@@ -67,11 +67,15 @@ func (c *Conn) send(ctx context.Context, typ MessageType, p []byte) error {
 	if err := c.awaitRoom(ctx); err != nil {
 		return err
 	}
-	var data any = string(p)
+	// A binary message goes to the browser straight from p: converting p
+	// to a string first would copy it into Go memory for nothing.
+	var data any
 	if typ == BinaryMessage {
 		bytes := js.Global().Get("Uint8Array").New(len(p))
 		js.CopyBytesToJS(bytes, p)
 		data = bytes
+	} else {
+		data = string(p)
 	}
 	return jsCall(func() { c.ws.Call("send", data) })
 }

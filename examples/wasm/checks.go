@@ -147,15 +147,25 @@ func checkEchoes(ctx context.Context, c *websocket.Conn) (string, error) {
 	return "", nil
 }
 
-// checkLarge sends 1 MiB of random bytes and 1 MiB of text.
+// checkLarge sends 1 MiB of random bytes, which must not be copied into Go
+// memory on the way, and 1 MiB of text.
 func checkLarge(ctx context.Context, c *websocket.Conn) (string, error) {
 	big := make([]byte, 1<<20)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range big {
 		big[i] = byte(rng.Uint32())
 	}
-	if err := echo(ctx, c, websocket.BinaryMessage, big); err != nil {
+	// The browser takes a copy of the message; the Conn should make none
+	// in Go memory, which never shrinks.
+	before := totalAlloc()
+	if err := c.WriteMessageContext(ctx, websocket.BinaryMessage, big); err != nil {
 		return "", err
+	}
+	if grew := totalAlloc() - before; grew >= uint64(len(big)/2) {
+		return "", fmt.Errorf("writing a binary message of %d bytes allocated %d bytes of Go memory", len(big), grew)
+	}
+	if _, got, err := c.AppendMessageContext(ctx, nil); err != nil || !bytes.Equal(got, big) {
+		return "", fmt.Errorf("the echo of %d random bytes: %d bytes, equal %v, %v", len(big), len(got), bytes.Equal(got, big), err)
 	}
 	text := strings.Repeat("0123456789 \u00c4\u00d6\u00dc \u20ac \U0001F600\n", (1<<20)/28)
 	if err := echo(ctx, c, websocket.TextMessage, []byte(text)); err != nil {
