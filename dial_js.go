@@ -28,6 +28,14 @@ import (
 // of DialOptions (Header, Jar, TLSConfig, Proxy, NetDialContext) and OnPing,
 // OnPong and KeepAlive must be left zero: otherwise Dial fails, before it
 // connects, with an error that matches ErrNotSupported.
+//
+// Dial waits for the browser's events, so it must not be called inside a
+// js.FuncOf callback, such as an event handler or a setTimeout: the browser
+// would deliver none until the callback returned, the page would freeze,
+// and Dial would fail at the handshake timeout. Call it, and the Conn's
+// methods that wait (reads, Close, writes while the browser's buffer is
+// full), from a goroutine, started by the callback if need be; see the
+// package documentation, "In the browser".
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
 	u, secure, opts, err := dialTarget(rawURL, opts)
 	if err != nil {

@@ -350,4 +350,22 @@
 //     1007-1014; and from WriteMessageCompressed with compress false on a
 //     compressed connection, which could not keep the message out of the
 //     compression.
+//
+// The calls that wait (Dial, the reads, Close, and writes while the
+// browser's buffer is full) wait for events of the browser, which it
+// delivers only between its calls into the program. Made inside one of
+// those calls (a function of js.FuncOf that runs as an event handler or a
+// setTimeout callback), they hold the browser there: the page freezes, the
+// events never come, and the call ends only when its timeout, deadline or
+// context does (Close with ErrCloseTimeout; a read with neither deadline
+// nor context, never). Make them from a goroutine that the callback starts:
+//
+//	js.FuncOf(func(this js.Value, args []js.Value) any {
+//		go func() {
+//			if err := c.Close(websocket.StatusNormalClosure, ""); err != nil {
+//				log.Print(err)
+//			}
+//		}()
+//		return nil
+//	})
 package websocket
