@@ -25,8 +25,10 @@ import (
 //
 // Close returns nil once the peer has answered, an error if the connection
 // ended without its answer, ErrCloseTimeout if no close event came in time
-// (the Conn is then over, and the browser gives up on the connection as it
-// decides), and ErrClosed if a close had already begun.
+// (the Conn is then over, as after CloseNow: messages not yet read are
+// dropped, reads return errors that match ErrClosed, and the browser gives
+// up on the connection as it decides), and ErrClosed if a close had
+// already begun.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if err := checkCloseArgs(code, reason); err != nil {
 		return err
@@ -49,7 +51,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		}
 	})
 	if err != nil {
-		c.end(errClosedNow)
+		c.end(errClosedNow, true)
 		return err
 	}
 	timer := time.NewTimer(c.closeTimeout)
@@ -57,7 +59,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 	select {
 	case <-c.done:
 	case <-timer.C:
-		c.end(errClosedNow)
+		c.end(errClosedNow, true)
 		return ErrCloseTimeout
 	}
 	c.mu.Lock()
@@ -71,11 +73,11 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 // CloseNow ends the connection at once: the browser is told to close the
 // WebSocket, with an empty close frame if it is open (it cannot drop a
 // connection without a closing handshake), and nothing waits for the
-// peer's answer. Reads and writes under way, and later ones, return errors
-// that match ErrClosed. It returns ErrClosed if the connection was over
-// already.
+// peer's answer. The messages received and not yet read are dropped:
+// reads and writes under way, and later ones, return errors that match
+// ErrClosed. It returns ErrClosed if the connection was over already.
 func (c *Conn) CloseNow() error {
-	if !c.end(errClosedNow) {
+	if !c.end(errClosedNow, true) {
 		return ErrClosed
 	}
 	return nil

@@ -222,22 +222,27 @@ func (c *Conn) onClose(event js.Value) {
 	}
 	c.clean = clean
 	c.mu.Unlock()
-	c.end(err)
+	c.end(err, false)
 }
 
 // end ends the Conn once, without waiting: reads return err once the queue
 // is read (unless an earlier error stands), Done's channel is closed, and
 // the WebSocket's handlers are detached and released, after the browser
-// has been told to close the WebSocket if it is still open. It reports
-// whether this call ended it.
-func (c *Conn) end(err error) bool {
+// has been told to close the WebSocket if it is still open. If local, this
+// side ended the connection (CloseNow, Close giving up, a failed Dial): the
+// messages not yet read are dropped, and reads return err at once, whatever
+// error stood before. It reports whether this call ended it.
+func (c *Conn) end(err error, local bool) bool {
 	c.mu.Lock()
 	if c.over {
 		c.mu.Unlock()
 		return false
 	}
 	c.over, c.closing = true, true
-	if c.readErr == nil {
+	if local {
+		c.queue, c.queued = nil, 0
+		c.readErr = err
+	} else if c.readErr == nil {
 		c.readErr = err
 	}
 	close(c.done)

@@ -68,7 +68,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	case <-c.opened:
 	case <-c.done: // maybe just after the open event
 	case <-ctx.Done():
-		c.end(errDialContextDone)
+		c.end(errDialContextDone, true)
 		return nil, nil, withContextErr(ctx, errDialContextDone)
 	}
 	select {

@@ -4,6 +4,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -46,6 +50,8 @@ var wasmChecks = []string{
 	"handshake the browser refuses",
 	"close with a code and a reason",
 	"CloseNow",
+	"CloseNow drops the messages not read",
+	"close timeout drops the messages not read",
 }
 
 // wasmResult is one check's outcome, as the program reports it.
@@ -120,6 +126,7 @@ func serveWasm(t *testing.T, wasm, execJS string) (string, *browsertest.TailBuff
 		})
 	}
 	mux.Handle("/", echo)
+	mux.Handle("/unanswered", rawPeer(textFrame("unread"), 3*time.Second))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -152,4 +159,40 @@ func wasmExecJS(ctx context.Context, t *testing.T) string {
 	}
 	t.Fatalf("no wasm_exec.js in %s/lib/wasm or %s/misc/wasm", root, root)
 	return ""
+}
+
+// rawPeer returns a handler that plays a WebSocket peer the library's
+// server cannot: it answers the handshake by hand, without extensions or
+// subprotocol, writes frames, then holds the connection open for hold,
+// reading and dropping what the browser sends and answering nothing, not
+// even a close frame.
+func rawPeer(frames []byte, hold time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Sec-WebSocket-Key")
+		if key == "" {
+			http.Error(w, "not a WebSocket handshake", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		accept := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"+
+			"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+			base64.StdEncoding.EncodeToString(accept[:]))
+		rw.Write(frames)
+		if rw.Flush() != nil {
+			return
+		}
+		conn.SetReadDeadline(time.Now().Add(hold))
+		io.Copy(io.Discard, conn)
+	}
+}
+
+// textFrame returns an unmasked text frame, as a server sends, of a
+// payload shorter than 126 bytes.
+func textFrame(payload string) []byte {
+	return append([]byte{0x81, byte(len(payload))}, payload...)
 }

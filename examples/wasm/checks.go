@@ -45,6 +45,8 @@ var checks = []check{
 	{name: "handshake the browser refuses", url: checkRefusedHandshake},
 	{name: "close with a code and a reason", conn: checkClose},
 	{name: "CloseNow", conn: checkCloseNow},
+	{name: "CloseNow drops the messages not read", conn: checkCloseNowDrops},
+	{name: "close timeout drops the messages not read", url: checkCloseTimeoutDrops},
 }
 
 // limit1000 sets a read limit of 1000 bytes.

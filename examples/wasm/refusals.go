@@ -264,3 +264,52 @@ func checkCloseNow(ctx context.Context, c *websocket.Conn) (string, error) {
 	}
 	return "", nil
 }
+
+// queueWait is how long a check waits for an echo to come into the read
+// queue, which it cannot see, before it reads. An echo that has not come
+// by then does not fail the check: it only tests less.
+const queueWait = 300 * time.Millisecond
+
+// checkCloseNowDrops leaves an echo unread, calls CloseNow, and checks that
+// the next read returns ErrClosed instead of the message.
+func checkCloseNowDrops(ctx context.Context, c *websocket.Conn) (string, error) {
+	if err := echo(ctx, c, websocket.TextMessage, []byte("read")); err != nil {
+		return "", err
+	}
+	if err := c.WriteMessage(websocket.TextMessage, []byte("left unread")); err != nil {
+		return "", err
+	}
+	time.Sleep(queueWait)
+	if err := c.CloseNow(); err != nil {
+		return "", fmt.Errorf("CloseNow: %w", err)
+	}
+	return readClosed(c, "CloseNow")
+}
+
+// checkCloseTimeoutDrops dials the test server's peer that sends a message
+// and answers no close frame, leaves the message unread, lets Close time
+// out, and checks that the next read returns ErrClosed instead of the
+// message.
+func checkCloseTimeoutDrops(ctx context.Context, url string) (string, error) {
+	opts := &websocket.DialOptions{Options: websocket.Options{CloseTimeout: 200 * time.Millisecond}}
+	c, err := dial(ctx, url+"unanswered", opts)
+	if err != nil {
+		return "", err
+	}
+	defer c.CloseNow()
+	time.Sleep(queueWait)
+	if err := c.Close(websocket.StatusNormalClosure, ""); !errors.Is(err, websocket.ErrCloseTimeout) {
+		return "", fmt.Errorf("Close with a peer that does not answer: %v, want ErrCloseTimeout", err)
+	}
+	return readClosed(c, "the close timeout")
+}
+
+// readClosed checks that a read after the end of c, which what, returns
+// an error that matches ErrClosed.
+func readClosed(c *websocket.Conn, what string) (string, error) {
+	typ, msg, err := c.ReadMessage()
+	if !errors.Is(err, websocket.ErrClosed) {
+		return "", fmt.Errorf("read after %s: a %v message %q, %v; want ErrClosed", what, typ, msg, err)
+	}
+	return err.Error(), nil
+}
