@@ -82,17 +82,16 @@ func (c *Conn) send(ctx context.Context, typ MessageType, p []byte) error {
 
 // awaitRoom waits until the browser holds at most highWater unsent bytes,
 // looking at bufferedAmount every few milliseconds, unless the write
-// deadline passes (or has passed) or ctx ends first. It returns ErrClosed
-// once a close has begun.
+// deadline passes (or has passed) or ctx ends first. It returns an error
+// matching ErrClosed once a close has begun (see writeClosed). The caller
+// sends at once when it returns nil: the WebSocket's state changes only
+// between the browser's tasks, so it is still open then.
 func (c *Conn) awaitRoom(ctx context.Context) error {
 	var timer *time.Timer
 	pause := minDrainPoll
 	for {
-		c.mu.Lock()
-		closing := c.closing
-		c.mu.Unlock()
-		if closing {
-			return ErrClosed
+		if err := c.writeClosed(); err != nil {
+			return err
 		}
 		select {
 		case <-c.writeDL.wait():
@@ -122,13 +121,33 @@ func (c *Conn) awaitRoom(ctx context.Context) error {
 }
 
 // Flush returns at once: in the browser a write hands its message to the
-// WebSocket itself, and no frame waits in the Conn. It returns ErrClosed
-// once a close has begun, as writes do.
+// WebSocket itself, and no frame waits in the Conn. It returns an error
+// matching ErrClosed once a close has begun, as writes do.
 func (c *Conn) Flush() error {
+	return c.writeClosed()
+}
+
+// readyOpen is the readyState of a WebSocket that is open (OPEN).
+const readyOpen = 1
+
+// errNotOpen is what writes return once the browser's WebSocket is no
+// longer open, before its close event has told the Conn: the browser has
+// received the peer's close frame, or lost the connection.
+var errNotOpen = fmt.Errorf("%w: the browser's WebSocket is closing (the peer's close frame or the connection's loss has come)", ErrClosed)
+
+// writeClosed returns the error of writes once a close has begun: ErrClosed
+// after this side's close or a failure, and errNotOpen once the browser's
+// WebSocket is no longer open, though its close event may not have come
+// yet: its send would then drop the message without a word.
+func (c *Conn) writeClosed() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing {
+	closing := c.closing
+	c.mu.Unlock()
+	switch {
+	case closing:
 		return ErrClosed
+	case c.ws.Get("readyState").Int() != readyOpen:
+		return errNotOpen
 	}
 	return nil
 }

@@ -52,6 +52,7 @@ var wasmChecks = []string{
 	"CloseNow",
 	"CloseNow drops the messages not read",
 	"close timeout drops the messages not read",
+	"write after the peer's close frame, before the close event",
 }
 
 // wasmResult is one check's outcome, as the program reports it.
@@ -104,8 +105,11 @@ func TestWasmClient(t *testing.T) {
 }
 
 // serveWasm serves, on a loopback server that the test's cleanup closes,
-// the page and the program at /wasm/ and the echo handler, with
-// compression, at "/". It returns the page's URL and the echo's log.
+// the page and the program at /wasm/, the echo handler, with compression,
+// at "/", and two peers of rawPeer: at /unanswered one that sends a text
+// message and answers no close frame, and at /closing one that sends a
+// close frame and keeps the connection open. It returns the page's URL and
+// the echo's log.
 func serveWasm(t *testing.T, wasm, execJS string) (string, *browsertest.TailBuffer) {
 	t.Helper()
 	files := map[string]string{
@@ -127,6 +131,7 @@ func serveWasm(t *testing.T, wasm, execJS string) (string, *browsertest.TailBuff
 	}
 	mux.Handle("/", echo)
 	mux.Handle("/unanswered", rawPeer(textFrame("unread"), 3*time.Second))
+	mux.Handle("/closing", rawPeer([]byte{0x88, 2, 0x03, 0xe8}, 3*time.Second)) // close 1000
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

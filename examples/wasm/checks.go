@@ -47,6 +47,7 @@ var checks = []check{
 	{name: "CloseNow", conn: checkCloseNow},
 	{name: "CloseNow drops the messages not read", conn: checkCloseNowDrops},
 	{name: "close timeout drops the messages not read", url: checkCloseTimeoutDrops},
+	{name: "write after the peer's close frame, before the close event", url: checkWriteAfterPeerClose},
 }
 
 // limit1000 sets a read limit of 1000 bytes.

@@ -313,3 +313,26 @@ func readClosed(c *websocket.Conn, what string) (string, error) {
 	}
 	return err.Error(), nil
 }
+
+// checkWriteAfterPeerClose dials the test server's peer that sends a close
+// frame and then holds the connection open: the browser answers the close
+// frame, but its close event waits for the connection's end. A write in
+// between must fail with ErrClosed, as the browser would drop the message.
+func checkWriteAfterPeerClose(ctx context.Context, url string) (string, error) {
+	c, err := dial(ctx, url+"closing", nil)
+	if err != nil {
+		return "", err
+	}
+	defer c.CloseNow()
+	time.Sleep(queueWait) // for the close frame to come
+	select {
+	case <-c.Done():
+		return "", errors.New("the close event came while the peer held the connection open")
+	default:
+	}
+	err = c.WriteMessage(websocket.TextMessage, []byte("dropped"))
+	if !errors.Is(err, websocket.ErrClosed) {
+		return "", fmt.Errorf("write after the peer's close frame: %v, want ErrClosed", err)
+	}
+	return err.Error(), nil
+}
