@@ -87,6 +87,8 @@ func flateCorpusBytes(t testing.TB, msgs [][]byte, level int, takeover bool) flo
 // TestCorpusBytes logs the compressed size per message of the corpus at
 // each level, window size 12 and 15 bits, with and without takeover, and
 // compress/flate's for reference; with -v it is the measuring harness.
+// It fails if the default level at 12 bits with takeover makes more than
+// klauspost/compress does there.
 func TestCorpusBytes(t *testing.T) {
 	msgs := loadCorpus(t)
 	if len(msgs) != 64 {
@@ -102,6 +104,14 @@ func TestCorpusBytes(t *testing.T) {
 				line += fmt.Sprintf(" L%d %.1f", level, corpusBytes(t, hists, ps, wb, level))
 			}
 			t.Log(line)
+		}
+		if takeover {
+			// At the default level and a 4 KiB window, klauspost/compress
+			// (gws, its NewWriterWindow) makes 204.7 bytes of each message.
+			hists, ps := corpusCases(msgs, 12, true)
+			if got := corpusBytes(t, hists, ps, 12, DefaultCompressionLevel); got > 204.7 {
+				t.Errorf("default level, window bits 12, takeover: %.1f B/msg, want at most 204.7", got)
+			}
 		}
 		line := fmt.Sprintf("flate window=15 takeover=%-5v", takeover)
 		for level := 1; level <= 9; level++ {
@@ -123,6 +133,30 @@ func BenchmarkDeflateCorpus(b *testing.B) {
 			b.Run(fmt.Sprintf("window=%d/takeover=%v", wb, takeover), func(b *testing.B) {
 				benchOurs(b, hists, ps, wb, DefaultCompressionLevel)
 			})
+		}
+	}
+}
+
+// TestDeflateMatchAtHistoryStart checks matches that start at the first byte
+// of the history, where extending them backwards must stop, at the farthest
+// distance the window allows and with history shorter than the window, at
+// every window size and level.
+func TestDeflateMatchAtHistoryStart(t *testing.T) {
+	d := getDeflater()
+	defer putDeflater(d)
+	for wb := 8; wb <= 15; wb++ {
+		for _, short := range []int{1, 100} {
+			hist := randomBytes(uint64(wb*1000+short), 1<<wb-short, "abcdefghijklmnopqrstuvwxyz")
+			// p[short] matches hist[0] at distance 1<<wb; the byte before it
+			// in p equals the last of hist, as a backward extension that
+			// ignored the history's start would find.
+			p := append(bytes.Repeat(hist[len(hist)-1:], short), hist[:len(hist)/2]...)
+			for level := 1; level <= 9; level++ {
+				out, res := checkRoundTrip(t, d, hist, p, wb, level)
+				if res.maxDist != 1<<wb {
+					t.Errorf("window bits %d, level %d, %d before: farthest distance %d, want %d (%d bytes)", wb, level, short, res.maxDist, 1<<wb, len(out))
+				}
+			}
 		}
 	}
 }
