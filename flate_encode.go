@@ -50,31 +50,13 @@ type deflater struct {
 
 // levelParams tunes the matcher for one compression level.
 type levelParams struct {
-	chain     int  // hash chain entries examined per search; 0 selects the single-probe matcher
-	lazy      int  // look for a longer match one byte on unless the match found is this long (0: greedy)
-	good      int  // with lazy matching, search only a quarter of the chain with a match this long in hand
-	nice      int  // stop searching on a match this long
-	insert    int  // index at most this many of the last positions inside a match
-	histDense int  // index every position of the last histDense bytes of history,
-	histStep  int  // then ever fewer, down to every histStep-th
-	wide      bool // key the hash chains on 6 bytes rather than 4 (needs chain > 0)
-}
-
-// keyLoad returns how many bytes a hash chain key loads: 8 for a 6-byte
-// key, 4 for a 4-byte one.
-func (lp *levelParams) keyLoad() int {
-	if lp.wide {
-		return 8
-	}
-	return 4
-}
-
-// hashAt hashes the key at b[i:] for the hash chains.
-func (d *deflater) hashAt(b []byte, i int, lp *levelParams) uint32 {
-	if lp.wide {
-		return hash6(binary.LittleEndian.Uint64(b[i:]), d.shift)
-	}
-	return hash4(binary.LittleEndian.Uint32(b[i:]), d.shift)
+	chain     int // hash chain entries examined per search; 0 selects the single-probe matcher
+	lazy      int // look for a longer match one byte on unless the match found is this long (0: greedy)
+	good      int // with lazy matching, search only a quarter of the chain with a match this long in hand
+	nice      int // stop searching on a match this long
+	insert    int // index at most this many of the last positions inside a match
+	histDense int // index every position of the last histDense bytes of history,
+	histStep  int // then ever fewer, down to every histStep-th
 }
 
 // levels holds the parameters of compression levels 1 to 9.
@@ -92,13 +74,13 @@ var levels = [10]levelParams{
 
 // smallWindow replaces the parameters of levels 1 to 3 for windows of at
 // most smallWindowSize bytes when there is history. Such a history is cheap
-// enough to index into hash chains keyed on 6 bytes, densely where it is
-// recent; with lazy matching they find the long matches in it that the
-// single probe of level 1 misses. On ~1 KiB JSON messages with context
+// enough to index into hash chains, densely where it is recent; searched
+// with lazy matching they find the long matches in it that the single probe
+// of level 1 misses. On ~1 KiB JSON messages with context
 // takeover and a 4 KiB window that is a tenth less output for about 30%
 // more time; with larger windows indexing the history costs too much for
 // the fast levels, and without history the gain is too small.
-var smallWindow = levelParams{chain: 8, lazy: 32, good: 16, nice: 64, insert: 8, histDense: 1024, histStep: 8, wide: true}
+var smallWindow = levelParams{chain: 16, lazy: 32, good: 16, nice: 64, insert: 8, histDense: 768, histStep: 8}
 
 // smallWindowSize is the largest window for which levels 1 to 3 use
 // smallWindow.
@@ -164,7 +146,7 @@ func (d *deflater) encode(h, p []byte, window int, lp *levelParams) {
 		d.indexHistFast(h, lp)
 		d.matchFast(h, p, window)
 	} else {
-		d.indexHist(h, window, lp)
+		d.indexHist(h, lp)
 		d.matchChain(h, p, window, lp)
 	}
 	if d.ntok > 0 {
@@ -356,29 +338,16 @@ func (d *deflater) insert(hv uint32, pos, window int) {
 	d.prev[v&(1<<chainBits-1)] = uint16(delta)
 }
 
-// indexHist indexes the history h for matchChain, as indexHistFast does.
-func (d *deflater) indexHist(h []byte, window int, lp *levelParams) {
-	if lp.wide {
-		d.indexHistWide(h, lp)
-		return
-	}
-	i := 0
+// indexHist indexes the history h, at most one window, for matchChain, as
+// indexHistFast does. It inserts as insert does, in a tighter loop: the
+// history's own positions are all in the window, so an earlier occurrence
+// is in range if it is in h.
+func (d *deflater) indexHist(h []byte, lp *levelParams) {
+	const mask = 1<<chainBits - 1
+	off, shift, i := d.base-len(h), d.shift, 0
 	for step := lp.histStep; step > 0; step-- {
 		for end := histBound(len(h), step, lp); i < end; i += step {
-			d.insert(hash4(binary.LittleEndian.Uint32(h[i:]), d.shift), i-len(h), window)
-		}
-	}
-}
-
-// indexHistWide is indexHist for 6-byte keys, in one tight loop: every
-// position of h is in range (the window is at least len(h)), and the
-// previous occurrence of a key is in range if it is no older than h.
-func (d *deflater) indexHistWide(h []byte, lp *levelParams) {
-	const mask = 1<<chainBits - 1
-	off, shift, i, n := d.base-len(h), d.shift, 0, len(h)-7
-	for step := lp.histStep; step > 0; step-- {
-		for end := min(histBound(len(h), step, lp), n); i < end; i += step {
-			hv := hash6(binary.LittleEndian.Uint64(h[i:]), shift)
+			hv := hash4(binary.LittleEndian.Uint32(h[i:]), shift)
 			v := i + off
 			delta := v - int(d.head[hv])
 			d.head[hv] = int32(v)
@@ -393,9 +362,9 @@ func (d *deflater) indexHistWide(h []byte, lp *levelParams) {
 // indexRange indexes the positions from..to-1 of p, or only the last
 // lp.insert of them.
 func (d *deflater) indexRange(p []byte, from, to, window int, lp *levelParams) {
-	to = min(to, len(p)-lp.keyLoad()+1)
+	to = min(to, len(p)-minMatch+1)
 	for i := max(from, to-lp.insert); i < to; i++ {
-		d.insert(d.hashAt(p, i, lp), i, window)
+		d.insert(hash4(binary.LittleEndian.Uint32(p[i:]), d.shift), i, window)
 	}
 }
 
@@ -405,11 +374,10 @@ func (d *deflater) indexRange(p []byte, from, to, window int, lp *levelParams) {
 // Matches are extended backwards over pending literals.
 func (d *deflater) matchChain(h, p []byte, window int, lp *levelParams) {
 	lit, prevLen, prevDist := 0, 0, 0
-	last := len(p) - lp.keyLoad()
 	for s := 0; s < len(p); {
 		n, dist := 0, 0
-		if s <= last {
-			d.insert(d.hashAt(p, s, lp), s, window)
+		if s <= len(p)-minMatch {
+			d.insert(hash4(binary.LittleEndian.Uint32(p[s:]), d.shift), s, window)
 			if lp.lazy == 0 || prevLen < lp.lazy {
 				n, dist = d.search(h, p, s, max(prevLen, minMatch-1), window, lp)
 			}
