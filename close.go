@@ -3,9 +3,11 @@
 package websocket
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 	"unicode/utf8"
@@ -86,6 +88,10 @@ func truncateReason(s string) string {
 // time (or dropped the connection), and ErrClosed if a close frame had
 // already been sent, in which case whoever sent it closes the connection,
 // or if the connection is already closed.
+//
+// Over TLS the connection is closed without a close_notify alert, which
+// could wait on the peer past the close timeout: the closing handshake
+// already marks the end of the messages.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if err := checkCloseArgs(code, reason); err != nil {
 		return err
@@ -314,7 +320,8 @@ func (c *Conn) wakeCloser() {
 // CloseNow closes the network connection at once, without a close
 // handshake. Use it when the peer is gone or misbehaving; prefer Close. It
 // never waits: frames that WriteMessage queued are sent only if no write
-// is under way and the socket takes them at once.
+// is under way and the socket takes them at once, and over TLS no
+// close_notify alert is sent (see closeNetConn).
 func (c *Conn) CloseNow() error {
 	if c.writeMu.TryLock() {
 		if c.outp != nil {
@@ -328,13 +335,34 @@ func (c *Conn) CloseNow() error {
 	return c.closeConn()
 }
 
+// closeNetConn closes nc without writing to it, so without waiting on the
+// peer. The Close of a *tls.Conn first sends a close_notify alert, a write
+// that waits up to five seconds (crypto/tls sets that write deadline itself,
+// over any the caller set) when the peer has stopped reading and the socket
+// is full: it would make CloseNow wait on the very peer it gives up on, hold
+// a Close past its close timeout, and stall the reader that ends a server's
+// closing handshake. So the connection under the TLS layer is closed
+// instead (under both layers of a wss connection through an https proxy),
+// and no close_notify is sent: the WebSocket closing handshake, not TLS's,
+// marks the end of the messages, and a TLS peer that reads on meets the end
+// of the TCP stream between records (Go's crypto/tls returns io.EOF).
+func closeNetConn(nc net.Conn) error {
+	for {
+		tc, ok := nc.(*tls.Conn)
+		if !ok {
+			return nc.Close()
+		}
+		nc = tc.NetConn()
+	}
+}
+
 // closeConn closes the network connection once, and wakes Close calls and
 // Done's channel that wait for it.
 func (c *Conn) closeConn() error {
 	if c.state.Or(stClosed)&stClosed != 0 {
 		return ErrClosed
 	}
-	err := c.conn.Close()
+	err := closeNetConn(c.conn)
 	c.stopKeepAlive()
 	if ch := c.done.Swap(closedDone); ch != nil {
 		close(*ch)

@@ -5,6 +5,7 @@ package websocket
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -680,6 +682,72 @@ func TestCloseNowDoesNotWait(t *testing.T) {
 	if err := await(t, done, "CloseNow"); err != nil {
 		t.Fatalf("CloseNow: %v", err)
 	}
+}
+
+// TestCloseNowOverStalledTLS checks that CloseNow over TLS, with the socket
+// full and the peer reading nothing, returns without writing: the Close of
+// a *tls.Conn would first send a close_notify alert, a write that waits on
+// that peer (up to five seconds, crypto/tls's own bound), so the TCP
+// connection under it must be closed instead.
+func TestCloseNowOverStalledTLS(t *testing.T) {
+	serverTLS, clientTLS := testTLS(t)
+	a, b := tcpPair(t)
+	watched := &writeWatch{Conn: b}
+	clientTLS = clientTLS.Clone()
+	clientTLS.ServerName = "127.0.0.1"
+	srv, peer := tls.Server(watched, serverTLS), tls.Client(a, clientTLS)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	shaken := make(chan error, 1)
+	go func() { shaken <- peer.HandshakeContext(ctx) }()
+	if err := srv.HandshakeContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-shaken; err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(srv, true, nil, &Options{}, negotiated{})
+	// The peer reads nothing from here on, so writes fill the socket
+	// until one times out.
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	for {
+		err := c.WriteMessage(BinaryMessage, make([]byte, 64<<10))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	watched.watching.Store(true)
+	done := make(chan error, 1)
+	go func() { done <- c.CloseNow() }()
+	if err := await(t, done, "CloseNow"); err != nil {
+		t.Errorf("CloseNow: %v", err)
+	}
+	if n := watched.writes.Load(); n != 0 {
+		t.Errorf("CloseNow made %d writes to the stalled peer", n)
+	}
+	// Reading at last, the peer finds the TCP connection closed.
+	a.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, err := io.Copy(io.Discard, a); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Error("the TCP connection was left open")
+	}
+}
+
+// writeWatch is a net.Conn that counts the writes made to it once watching
+// is set.
+type writeWatch struct {
+	net.Conn
+	watching atomic.Bool
+	writes   atomic.Int32
+}
+
+// Write counts the write if watching is set, and makes it.
+func (w *writeWatch) Write(p []byte) (int, error) {
+	if w.watching.Load() {
+		w.writes.Add(1)
+	}
+	return w.Conn.Write(p)
 }
 
 // TestPeerCloseWhileWriteBlocked checks that the close handshake stays

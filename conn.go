@@ -38,7 +38,8 @@ type Conn struct {
 	// Shared by both sides: the stXxx bits.
 	state     atomic.Uint32
 	closeWait atomic.Pointer[chan struct{}] // a Close waiting for the read under way to end (see awaitAnswer)
-	writeDL   atomic.Int64                  // the application's write deadline, in Unix nanoseconds; 0 for none
+	readDL    atomic.Int64                  // the application's read deadline, in Unix nanoseconds; 0 for none
+	writeDL   atomic.Int64                  // the application's write deadline, likewise
 	done      atomic.Pointer[chan struct{}] // Done's channel, made on first use; closedDone once closed
 
 	// Read side, guarded by readMu.

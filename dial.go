@@ -70,7 +70,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		err = errDialContextDone
 	}
 	if err != nil {
-		netConn.Close()
+		closeNetConn(netConn) // a close_notify could outlast ctx
 		return nil, resp, withContextErr(ctx, err)
 	}
 	netConn.SetDeadline(time.Time{})

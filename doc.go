@@ -208,11 +208,13 @@
 // the write deadline bounds every frame sent, including pongs sent by reads.
 // A zero time means no deadline.
 //
-// A timeout is final. After a read times out, every later read returns the
-// same error; after a write times out, part of a frame may have been sent,
-// so every later write returns the same error. The Conn should then be
-// closed. A deadline is therefore a limit on how long to wait for the peer,
-// not a way to poll. A timeout error satisfies errors.Is(err,
+// A read that times out while it waits for the next message, before any of
+// its bytes arrived, leaves the connection as it was: set a new deadline and
+// read again, so a read loop can wake up periodically. Other timeouts are
+// final. After a read times out in the middle of a message, every later
+// read returns the same error; after a write times out, part of a frame may
+// have been sent, so every later write returns the same error. The Conn
+// should then be closed. A timeout error satisfies errors.Is(err,
 // os.ErrDeadlineExceeded).
 //
 // Upgrade clears any deadline the http.Server has set on the connection, so

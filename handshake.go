@@ -277,7 +277,7 @@ func writeAccept(nc net.Conn, key string, neg *negotiated, extra http.Header) er
 	}
 	resp = append(resp, "\r\n"...)
 	if _, err := nc.Write(resp); err != nil {
-		nc.Close()
+		closeNetConn(nc) // a close_notify would wait on the same peer
 		return errors.New("websocket: writing the handshake response: " + err.Error())
 	}
 	return nil

@@ -127,6 +127,16 @@ func refuse(w http.ResponseWriter, he *handshakeError) {
 // from the request body, and each write goes to the response and is
 // flushed. It never uses the response writer once closed, so a handler may
 // return as soon as Close has returned.
+//
+// The read deadline is the stream's own. net/http's (set through the
+// ResponseController) closes the body for good when it passes, which would
+// make every read timeout final, where a Conn's timeout between messages
+// leaves it usable. So each Read hands the body read to a goroutine that
+// lives until that read returns, and waits for it only until the deadline:
+// a read that times out goes on in the background, and the next Read takes
+// what it brings. So a goroutine lives only while a body read is under way:
+// a stream has none unless the Conn is reading from it, or a read that
+// timed out still waits for the client.
 type h2Stream struct {
 	body          io.ReadCloser
 	w             io.Writer
@@ -134,13 +144,33 @@ type h2Stream struct {
 	local, remote net.Addr
 	closed        atomic.Bool
 
+	// The read side, used by one Read at a time (the Conn's readMu) and,
+	// while a body read is under way, by readBody, which owns rbuf until
+	// it sends on results.
+	results chan h2Read // the outcome of the body read under way; capacity 1
+	reading bool        // a body read is under way
+	rbuf    []byte      // what body reads read into
+	rdata   []byte      // what a body read brought that no Read has returned yet
+	rerr    error       // its error, returned once rdata is used up
+
 	// mu guards the fields below and is held by calls of rc's deadline
 	// methods, so that none starts after Close.
 	mu        sync.Mutex
 	writing   int           // Writes under way
 	drained   chan struct{} // made by Close while Writes are under way; closed by the last
 	wdeadline time.Time     // the write deadline, to tell a timeout from a reset stream
+	rdeadline time.Time     // the read deadline
+	rwake     chan struct{} // made by a waiting Read, closed when the read deadline changes
 }
+
+// h2Read is the outcome of a body read.
+type h2Read struct {
+	n   int
+	err error
+}
+
+// h2ReadSize bounds a body read: what the Conn asks for, up to this.
+const h2ReadSize = 16 << 10
 
 // newH2Stream returns the stream of the request r and its response w.
 func newH2Stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseController) *h2Stream {
@@ -152,19 +182,93 @@ func newH2Stream(w http.ResponseWriter, r *http.Request, rc *http.ResponseContro
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		remote = net.TCPAddrFromAddrPort(ap)
 	}
-	return &h2Stream{body: r.Body, w: w, rc: rc, local: local, remote: remote}
+	return &h2Stream{body: r.Body, w: w, rc: rc, local: local, remote: remote, results: make(chan h2Read, 1)}
 }
 
 // Read reads from the request body: what the client sends on the stream.
+// After the read deadline it returns os.ErrDeadlineExceeded and changes
+// nothing: the body read it waited for goes on, and the next Read returns
+// what it brings.
 func (s *h2Stream) Read(p []byte) (int, error) {
-	if s.closed.Load() {
-		return 0, net.ErrClosed
+	for {
+		if s.closed.Load() {
+			return 0, net.ErrClosed
+		}
+		if len(s.rdata) > 0 {
+			n := copy(p, s.rdata)
+			s.rdata = s.rdata[n:]
+			return n, nil
+		}
+		if err := s.rerr; err != nil {
+			s.rerr = nil
+			return 0, err
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		if !s.reading {
+			if s.rbuf == nil {
+				s.rbuf = make([]byte, h2ReadSize)
+			}
+			s.reading = true
+			go s.readBody(min(len(p), len(s.rbuf)))
+		}
+		if err := s.awaitBody(); err != nil {
+			return 0, err
+		}
 	}
-	n, err := s.body.Read(p)
-	if err != nil && s.closed.Load() {
-		err = net.ErrClosed
+}
+
+// readBody makes one body read of up to n bytes into rbuf, and sends its
+// outcome on results. Close ends it by closing the body.
+func (s *h2Stream) readBody(n int) {
+	n, err := s.body.Read(s.rbuf[:n])
+	s.results <- h2Read{n, err}
+}
+
+// awaitBody waits for the body read under way to return, and keeps what it
+// brought in rdata and rerr, unless the read deadline passes first: then it
+// returns os.ErrDeadlineExceeded. A change of the deadline meanwhile
+// applies.
+func (s *h2Stream) awaitBody() error {
+	for {
+		s.mu.Lock()
+		deadline := s.rdeadline
+		if s.rwake == nil {
+			s.rwake = make(chan struct{})
+		}
+		wake := s.rwake
+		s.mu.Unlock()
+		var timer *time.Timer
+		var expired <-chan time.Time
+		if !deadline.IsZero() {
+			d := time.Until(deadline)
+			if d <= 0 {
+				return os.ErrDeadlineExceeded
+			}
+			timer = time.NewTimer(d)
+			expired = timer.C
+		}
+		done, err := false, error(nil)
+		select {
+		case r := <-s.results:
+			s.reading = false
+			s.rdata, s.rerr = s.rbuf[:r.n], r.err
+			if r.err != nil && s.closed.Load() {
+				s.rerr = net.ErrClosed
+			}
+			done = true
+		case <-expired:
+			err = os.ErrDeadlineExceeded
+		case <-wake:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if done || err != nil {
+			return err
+		}
 	}
-	return n, err
 }
 
 // Write writes p to the response and flushes it. After a write deadline
@@ -240,15 +344,21 @@ func (s *h2Stream) SetDeadline(t time.Time) error {
 	return s.SetWriteDeadline(t)
 }
 
-// SetReadDeadline sets the read deadline of the stream. Once it has
-// passed, the HTTP/2 server fails every read of the body.
+// SetReadDeadline sets the read deadline of the stream, which applies to
+// a Read under way too. It is the stream's own, not the HTTP/2 server's
+// (see h2Stream).
 func (s *h2Stream) SetReadDeadline(t time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return net.ErrClosed
 	}
-	return s.rc.SetReadDeadline(t)
+	s.rdeadline = t
+	if s.rwake != nil {
+		close(s.rwake)
+		s.rwake = nil
+	}
+	return nil
 }
 
 // SetWriteDeadline sets the write deadline of the stream. Once it has

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -26,9 +27,11 @@ import (
 // h2Fake stands in for net/http's HTTP/2 response writer and request body.
 // What the server writes goes to a net.Pipe that the client reads, what the
 // client writes arrives through another, and, as with net/http, using the
-// writer after the handler has returned panics.
+// writer after the handler has returned panics, and a read deadline that
+// passes ends the body for good.
 type h2Fake struct {
-	body, out   net.Conn // the server's ends of the client-to-server and server-to-client pipes
+	body        *h2Body  // the request body: the server's end of the client-to-server pipe
+	out         net.Conn // the server's end of the server-to-client pipe
 	finished    atomic.Bool
 	noDeadlines bool
 	writes      chan struct{} // gets a value as each Write begins, while there is room
@@ -83,7 +86,51 @@ func (f *h2Fake) SetReadDeadline(t time.Time) error {
 	if f.noDeadlines {
 		return http.ErrNotSupported
 	}
-	return f.body.SetReadDeadline(t)
+	f.body.setDeadline(t)
+	return nil
+}
+
+// h2Body is the request body of an h2Fake. As net/http's HTTP/2 request
+// body does, it ends for good when its read deadline passes: every read,
+// the one under way too, then fails with os.ErrDeadlineExceeded.
+type h2Body struct {
+	net.Conn
+
+	mu    sync.Mutex
+	timer *time.Timer
+	ended bool
+}
+
+// Read reads from the pipe, unless the body has ended.
+func (b *h2Body) Read(p []byte) (int, error) {
+	n, err := b.Conn.Read(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ended {
+		return 0, fmt.Errorf("%w", os.ErrDeadlineExceeded)
+	}
+	return n, err
+}
+
+// setDeadline sets the read deadline, as net/http's SetReadDeadline does.
+func (b *h2Body) setDeadline(t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	if !t.IsZero() {
+		b.timer = time.AfterFunc(time.Until(t), b.end)
+	}
+}
+
+// end ends the body, and the read under way.
+func (b *h2Body) end() {
+	b.mu.Lock()
+	b.ended = true
+	b.mu.Unlock()
+	b.Conn.SetReadDeadline(time.Unix(1, 0))
 }
 
 func (f *h2Fake) SetWriteDeadline(t time.Time) error {
@@ -141,7 +188,7 @@ func newH2Fake(t testing.TB) (*h2Fake, h2Peer) {
 		outSrv.Close()
 		outCli.Close()
 	})
-	f := &h2Fake{body: bodySrv, out: outSrv, header: http.Header{}, writes: make(chan struct{}, 1)}
+	f := &h2Fake{body: &h2Body{Conn: bodySrv}, out: outSrv, header: http.Header{}, writes: make(chan struct{}, 1)}
 	return f, h2Peer{in: outCli, out: bodyCli}
 }
 
@@ -401,6 +448,35 @@ func TestHTTP2Deadlines(t *testing.T) {
 	srv.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
 	if err := srv.WriteMessage(BinaryMessage, make([]byte, 100<<10)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("write past its deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+}
+
+// TestHTTP2ReadTimeoutIsSoft checks that over HTTP/2, as over TCP, a read
+// that times out waiting for the next message leaves the Conn usable,
+// whether the read deadline passed or a context cut it short: net/http's
+// read deadline (the fake's too) would end the request body for good.
+func TestHTTP2ReadTimeoutIsSoft(t *testing.T) {
+	srv, cli, _ := h2Upgrade(t, nil)
+	defer srv.CloseNow()
+	defer cli.CloseNow()
+	srv.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, _, err := srv.ReadMessage(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past its deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	srv.SetReadDeadline(time.Time{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := srv.AppendMessageContext(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read past its context: %v, want context.DeadlineExceeded", err)
+	}
+	srv.SetReadDeadline(time.Now().Add(testTimeout))
+	sent := make(chan error, 1)
+	go func() { sent <- cli.WriteMessage(TextMessage, []byte("after")) }()
+	if _, msg, err := srv.ReadMessage(); err != nil || string(msg) != "after" {
+		t.Fatalf("read after the timeouts: %q, %v; want \"after\"", msg, err)
+	}
+	if err := await(t, sent, "the client's write"); err != nil {
+		t.Fatal(err)
 	}
 }
 

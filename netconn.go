@@ -27,9 +27,18 @@ var errNetConnType = errors.New("websocket: NetConn received a message of the wr
 // message of the other type fails the connection with status 1003
 // (unsupported data; in the browser, which cannot send it, with an empty
 // close frame). Close closes c with status 1000 and waits for the
-// peer's answer as Conn.Close does. The deadlines are c's, with their
-// rules: a read that times out leaves c unreadable. LocalAddr and
-// RemoteAddr are c's.
+// peer's answer as Conn.Close does. LocalAddr and RemoteAddr are c's.
+//
+// The deadlines are c's, with their rules, and a timeout closes nothing. A
+// Read that times out between messages, before any byte of the next one
+// came in, returns an error that matches os.ErrDeadlineExceeded (a
+// net.Error whose Timeout is true) and changes nothing: set a later
+// deadline and Read on. A Read that times out in the middle of a message,
+// a place the stream does not show, has lost its place: it and every later
+// Read return that error, c stays open for writes, and the net.Conn should
+// be closed. A Write that times out may have sent part of its message: it
+// returns 0 and the error, which every later Write (and c's writes)
+// return too.
 //
 // The net.Conn owns c's reads: do not read from c directly while using it.
 // Writes may be mixed with c's own. It allocates once per message read

@@ -88,6 +88,28 @@ func TestNetConnWrongType(t *testing.T) {
 	}
 }
 
+// TestNetConnTimeoutBetweenMessages checks what NetConn documents: a Read
+// that times out between messages changes nothing, so a later deadline lets
+// the stream go on.
+func TestNetConnTimeoutBetweenMessages(t *testing.T) {
+	addr, _ := serveConn(t, Options{}, echoHandler)
+	c := mustDial(t, wsURL(addr), nil)
+	defer c.CloseNow()
+	nc := NetConn(c, BinaryMessage)
+	nc.SetReadDeadline(time.Now().Add(-time.Second))
+	if _, err := nc.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past the deadline: %v, want a timeout", err)
+	}
+	nc.SetReadDeadline(time.Now().Add(testTimeout))
+	if _, err := nc.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != "after" {
+		t.Fatalf("Read after the timeout: %q, %v; want the echo", buf, err)
+	}
+}
+
 // TestNetConnDeadline checks that the NetConn's deadline is the Conn's: a
 // read past it returns a timeout, as net.Conn users expect.
 func TestNetConnDeadline(t *testing.T) {

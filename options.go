@@ -104,14 +104,23 @@ type Options struct {
 	// as for OnPong apply.
 	OnPing func(c *Conn, payload []byte)
 
-	// KeepAlive, if positive, makes the Conn watch the connection: when
-	// nothing has arrived from the peer for KeepAlive, it sends a ping, and
-	// if nothing (the pong, or any other frame) arrives within
-	// KeepAliveTimeout after that, it fails the connection: it closes it,
-	// and the read under way, or the next, returns an error that matches
-	// ErrKeepAliveTimeout. It costs one timer per connection and no
-	// goroutine. Pongs are received by reads, so the application must be
-	// reading (as it must anyway, to see the peer's close). Default 0: off.
+	// KeepAlive, if positive, makes the Conn watch the connection. A timer
+	// ticks every KeepAlive; a tick that finds nothing has come in from the
+	// peer since the tick before sends a ping, and if nothing (the pong, or
+	// any other frame) comes in within KeepAliveTimeout after that, the
+	// Conn fails the connection: it closes it, and the read under way, or
+	// the next, returns an error that matches ErrKeepAliveTimeout. The
+	// ticks do not follow the peer's last frame, so a peer that falls
+	// silent is pinged after between KeepAlive and 2×KeepAlive of silence,
+	// and given up on after between KeepAlive+KeepAliveTimeout and
+	// 2×KeepAlive+KeepAliveTimeout: 2 to 3 times KeepAlive with the default
+	// timeout. A peer that answers the pings but sends nothing else is
+	// pinged every 2×KeepAlive, so the Conn sends nothing for that long: a
+	// proxy's idle timeout must be longer. It costs one timer per
+	// connection and no goroutine. Only reads take in what the peer sends,
+	// the pong included, so the application must be reading (as it must
+	// anyway, to see the peer's close): bytes that wait unread count as
+	// silence. Default 0: off.
 	KeepAlive time.Duration
 
 	// KeepAliveTimeout is how long the keepalive waits for an answer to its

@@ -112,7 +112,7 @@ func dialProxy(ctx context.Context, dial func(context.Context, string, string) (
 		return t.httpConnect()
 	})
 	if err != nil {
-		t.conn.Close()
+		closeNetConn(t.conn) // a close_notify could outlast ctx
 		return nil, err
 	}
 	return t.conn, nil

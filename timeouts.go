@@ -16,6 +16,7 @@ import (
 // SetDeadline sets the read and write deadlines; see SetReadDeadline and
 // SetWriteDeadline.
 func (c *Conn) SetDeadline(t time.Time) error {
+	c.readDL.Store(unixNano(t))
 	c.writeDL.Store(unixNano(t))
 	return c.conn.SetDeadline(t)
 }
@@ -31,7 +32,10 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // read that times out in the middle of a message has lost its place in the
 // stream: every later read returns the same error, and the Conn should be
 // closed.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.readDL.Store(unixNano(t))
+	return c.conn.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the deadline for writes of messages and pings. A
 // write that times out may have sent part of a frame, so every later write
@@ -70,24 +74,30 @@ func (c *Conn) extendWriteDeadline() bool {
 }
 
 // restoreWriteDeadline puts back the application's latest write deadline.
-func (c *Conn) restoreWriteDeadline() {
-	if dl := c.writeDL.Load(); dl != 0 {
-		c.conn.SetWriteDeadline(time.Unix(0, dl))
-	} else {
-		c.conn.SetWriteDeadline(time.Time{})
+func (c *Conn) restoreWriteDeadline() { c.conn.SetWriteDeadline(fromUnixNano(c.writeDL.Load())) }
+
+// restoreReadDeadline puts back the application's latest read deadline.
+func (c *Conn) restoreReadDeadline() { c.conn.SetReadDeadline(fromUnixNano(c.readDL.Load())) }
+
+// fromUnixNano returns the deadline that unixNano gave ns for.
+func fromUnixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
 	}
+	return time.Unix(0, ns)
 }
 
 // longAgo is a deadline in the past, to cut a blocked read or write short.
 var longAgo = time.Unix(1, 0)
 
-// AppendMessageContext is AppendMessage bounded by ctx as well. If ctx ends
-// while the read waits for the next message, before any of its bytes
-// arrived, it returns an error that matches ctx.Err() and the connection
-// stays usable; if it ends in the middle of a message, the read fails as a
-// read deadline would, for good. It replaces the read deadline while it
-// runs, and leaves none set. A ctx that can end costs an allocation per
-// call.
+// AppendMessageContext is AppendMessage bounded by ctx as well as by the
+// read deadline. If ctx ends while the read waits for the next message,
+// before any of its bytes arrived, it returns an error that matches
+// ctx.Err() and the connection stays usable; if it ends in the middle of a
+// message, the read fails as a read deadline would, for good. When ctx
+// ends, the read deadline is cut short for the rest of the call, and the
+// one SetReadDeadline set is back in force once it returns. A ctx that can
+// end costs a few allocations per call.
 func (c *Conn) AppendMessageContext(ctx context.Context, dst []byte) (MessageType, []byte, error) {
 	if ctx.Done() == nil {
 		return c.AppendMessage(dst)
@@ -95,35 +105,48 @@ func (c *Conn) AppendMessageContext(ctx context.Context, dst []byte) (MessageTyp
 	if err := ctx.Err(); err != nil {
 		return 0, dst, fmt.Errorf("websocket: read not started: %w", err)
 	}
-	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(longAgo) })
+	cut := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.conn.SetReadDeadline(longAgo)
+		close(cut)
+	})
 	typ, dst, err := c.AppendMessage(dst)
 	if !stop() {
-		c.conn.SetReadDeadline(time.Time{})
+		<-cut // the cut may still be under way: it must not outlast the call
+		c.restoreReadDeadline()
 		err = contextError("read", ctx, err)
 	}
 	return typ, dst, err
 }
 
 // WriteMessageContext is WriteMessage bounded by ctx, and sent before it
-// returns (it flushes the output queue): a bounded write in one call. If ctx
-// ends before the frame is written whole, the write fails for good, as a
-// write deadline would, and the error matches ctx.Err(). It replaces the
-// write deadline while it runs, and leaves none set. A ctx that can end
-// costs an allocation per call.
+// returns (it flushes the output queue): a bounded write in one call, bounded
+// by the write deadline too. If ctx ends before the frame is written whole,
+// the write fails for good, as a write deadline would, and the error
+// matches ctx.Err(). When ctx ends, the write deadline is cut short for the
+// rest of the call (for every write under way on the Conn, since they share
+// it), and the one SetWriteDeadline set is back in force once it returns,
+// for later writes and the frames queued ones leave to the background. A
+// ctx that can end costs a few allocations per call.
 func (c *Conn) WriteMessageContext(ctx context.Context, typ MessageType, p []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("websocket: write not started: %w", err)
 	}
-	stop := func() bool { return true }
+	stop, cut := func() bool { return true }, chan struct{}(nil)
 	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { c.conn.SetWriteDeadline(longAgo) })
+		cut = make(chan struct{})
+		stop = context.AfterFunc(ctx, func() {
+			c.conn.SetWriteDeadline(longAgo)
+			close(cut)
+		})
 	}
 	err := c.WriteMessage(typ, p)
 	if err == nil {
 		err = c.Flush()
 	}
 	if !stop() {
-		c.SetWriteDeadline(time.Time{})
+		<-cut // the cut may still be under way: it must not outlast the call
+		c.restoreWriteDeadline()
 		err = contextError("write", ctx, err)
 	}
 	return err

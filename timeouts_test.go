@@ -5,8 +5,10 @@ package websocket
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 )
@@ -60,6 +62,118 @@ func TestWriteMessageContext(t *testing.T) {
 	err := c.WriteMessageContext(ctx, BinaryMessage, make([]byte, 64<<20))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("write to a stalled peer: %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// deadlineConn is a net.Conn that keeps the deadlines set on it. After
+// each write it calls afterWrite, if set, and reports on writes, if set,
+// the write deadline the write had.
+type deadlineConn struct {
+	net.Conn
+	afterWrite func()
+	writes     chan time.Time
+
+	mu             sync.Mutex
+	readDL, writDL time.Time
+}
+
+// deadlines returns the deadlines last set.
+func (d *deadlineConn) deadlines() (read, write time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.readDL, d.writDL
+}
+
+// SetReadDeadline keeps t and sets it.
+func (d *deadlineConn) SetReadDeadline(t time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.readDL = t
+	return d.Conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline keeps t and sets it.
+func (d *deadlineConn) SetWriteDeadline(t time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.writDL = t
+	return d.Conn.SetWriteDeadline(t)
+}
+
+// SetDeadline keeps t as both deadlines and sets it.
+func (d *deadlineConn) SetDeadline(t time.Time) error {
+	d.SetReadDeadline(t)
+	return d.SetWriteDeadline(t)
+}
+
+// Write writes p and reports the write deadline it had.
+func (d *deadlineConn) Write(p []byte) (int, error) {
+	_, dl := d.deadlines()
+	n, err := d.Conn.Write(p)
+	if d.afterWrite != nil {
+		d.afterWrite()
+	}
+	if d.writes != nil {
+		d.writes <- dl
+	}
+	return n, err
+}
+
+// TestAppendMessageContextRestoresDeadline checks that the read deadline
+// a context cuts short applies only during the call: afterwards the one
+// the application set is back in force, not the cut one, nor none.
+func TestAppendMessageContextRestoresDeadline(t *testing.T) {
+	_, nc := tcpPair(t)
+	d := &deadlineConn{Conn: nc}
+	c := newConn(d, true, nil, &Options{}, negotiated{})
+	defer c.CloseNow()
+	app := time.Now().Add(time.Hour)
+	c.SetReadDeadline(app)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := c.AppendMessageContext(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read: %v, want context.DeadlineExceeded", err)
+	}
+	if got, _ := d.deadlines(); !got.Equal(app) {
+		t.Errorf("read deadline after the call: %v, want the application's %v", got, app)
+	}
+}
+
+// TestWriteMessageContextRestoresDeadline checks that a write whose
+// context ends as the call ends leaves the application's write deadline in
+// force, not the context's cut one, nor none: the frames that later writes
+// queue are sent in the background within it. The context ends inside the
+// call's last write, once the frame is out, so the write itself succeeds.
+func TestWriteMessageContextRestoresDeadline(t *testing.T) {
+	peer, nc := tcpPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &deadlineConn{Conn: nc, afterWrite: cancel, writes: make(chan time.Time, 2)}
+	c := newConn(d, true, nil, &Options{}, negotiated{})
+	defer c.CloseNow()
+	app := time.Now().Add(time.Hour)
+	c.SetWriteDeadline(app)
+	if err := c.WriteMessageContext(ctx, TextMessage, []byte("first")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if ctx.Err() == nil {
+		t.Fatal("the context did not end inside the call")
+	}
+	<-d.writes // the call's own write
+	if _, got := d.deadlines(); !got.Equal(app) {
+		t.Errorf("write deadline after the call: %v, want the application's %v", got, app)
+	}
+	c.state.Or(stInputPending) // as if the peer's next frame were buffered
+	if err := c.WriteMessage(TextMessage, []byte("queued")); err != nil {
+		t.Fatal(err)
+	}
+	if got := await(t, d.writes, "the background flush"); !got.Equal(app) {
+		t.Errorf("the background flush had the write deadline %v, want the application's %v", got, app)
+	}
+	peer.SetReadDeadline(time.Now().Add(testTimeout))
+	want := "\x81\x05first\x81\x06queued"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(peer, got); err != nil || string(got) != want {
+		t.Fatalf("peer read %q, %v; want %q", got, err, want)
 	}
 }
 

@@ -73,9 +73,15 @@ type h2Env struct {
 // echo answers "close-me" with a close of 4001.
 func startH2(t testing.TB, opts websocket.Options) *h2Env {
 	t.Helper()
+	return startH2With(t, opts, echoUntilClose)
+}
+
+// startH2With is startH2 with handler in place of the echo.
+func startH2With(t testing.TB, opts websocket.Options, handler func(*websocket.Conn) error) *h2Env {
+	t.Helper()
 	e := &h2Env{ended: make(chan error, 256), protos: make(chan string, 256)}
 	e.ws = &websocket.Server{Options: opts, Handler: func(c *websocket.Conn) {
-		record(e.ended, echoUntilClose(c))
+		record(e.ended, handler(c))
 	}}
 	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		record(e.protos, r.Proto+" "+r.Method)
@@ -249,6 +255,34 @@ func TestHTTP2Echo(t *testing.T) {
 	var ce *websocket.CloseError
 	if err := e.awaitEnd(t); !errors.As(err, &ce) || ce.Code != 4000 {
 		t.Fatalf("handler ended with %v, want the client's close 4000", err)
+	}
+}
+
+// TestHTTP2ReadTimeoutIsSoft checks that over net/http's HTTP/2 server, as
+// over TCP, a read that times out waiting for the next message leaves the
+// Conn usable: net/http's own read deadline would end the request body for
+// good.
+func TestHTTP2ReadTimeoutIsSoft(t *testing.T) {
+	e := startH2With(t, websocket.Options{}, func(c *websocket.Conn) error {
+		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, _, err := c.ReadMessage(); !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("read past its deadline: %v, want os.ErrDeadlineExceeded", err)
+		}
+		c.SetReadDeadline(time.Time{})
+		if err := c.WriteMessage(websocket.TextMessage, []byte("timed out")); err != nil {
+			return err
+		}
+		return echoUntilClose(c)
+	})
+	s, _ := e.open(t)
+	s.expect(ws.OpText, []byte("timed out"))
+	s.send(ws.OpText, true, []byte("after"))
+	s.expect(ws.OpText, []byte("after"))
+	s.send(ws.OpClose, true, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
+	s.expectClose(ws.StatusNormalClosure, false)
+	var ce *websocket.CloseError
+	if err := e.awaitEnd(t); !errors.As(err, &ce) || ce.Code != websocket.StatusNormalClosure {
+		t.Fatalf("handler ended with %v, want the client's close 1000", err)
 	}
 }
 

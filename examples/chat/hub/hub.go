@@ -97,10 +97,12 @@ type Config struct {
 	// page lets one type, even escaped.
 	ReadLimit int64
 
-	// KeepAlive makes the hub ping a client silent for that long, and drop
-	// it if the pong does not come within as long again: a vanished peer
-	// is noticed within twice KeepAlive. Proxies in front must allow idle
-	// connections longer than KeepAlive. Default DefaultKeepAlive (30 s);
+	// KeepAlive makes the hub ping a client silent for a tick of that
+	// interval, and drop it if the pong does not come within as long
+	// again: a vanished peer is noticed after 2 to 3 times KeepAlive of
+	// silence (see websocket.Options.KeepAlive). A quiet client that
+	// answers is pinged every 2×KeepAlive, so proxies in front must allow
+	// idle connections longer than that. Default DefaultKeepAlive (30 s);
 	// negative turns it off.
 	KeepAlive time.Duration
 
