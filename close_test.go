@@ -978,25 +978,3 @@ func TestCloseWithIdleReaderWaitsOnce(t *testing.T) {
 		t.Errorf("Close took %v with a close timeout of %v", elapsed, timeout)
 	}
 }
-
-// deadlineConn is a net.Conn that records the read deadlines set on it.
-type deadlineConn struct {
-	net.Conn
-	mu sync.Mutex
-	ds []time.Time
-}
-
-// SetReadDeadline records t and sets it.
-func (d *deadlineConn) SetReadDeadline(t time.Time) error {
-	d.mu.Lock()
-	d.ds = append(d.ds, t)
-	d.mu.Unlock()
-	return d.Conn.SetReadDeadline(t)
-}
-
-// readDeadlines returns the read deadlines set so far, in order.
-func (d *deadlineConn) readDeadlines() []time.Time {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.ds)
-}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -892,4 +893,70 @@ func allocsPerStep(t *testing.T, step func() error) float64 {
 		t.Fatal(err)
 	}
 	return allocs
+}
+
+// deadlineConn is a net.Conn that keeps the deadlines set on it: every
+// read deadline in order, and the last write deadline. After each write it
+// calls afterWrite, if set, and reports on writes, if set, the write
+// deadline the write had.
+type deadlineConn struct {
+	net.Conn
+	afterWrite func()
+	writes     chan time.Time
+
+	mu      sync.Mutex
+	readDLs []time.Time
+	writDL  time.Time
+}
+
+// deadlines returns the deadlines last set.
+func (d *deadlineConn) deadlines() (read, write time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n := len(d.readDLs); n > 0 {
+		read = d.readDLs[n-1]
+	}
+	return read, d.writDL
+}
+
+// readDeadlines returns the read deadlines set so far, in order.
+func (d *deadlineConn) readDeadlines() []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.readDLs)
+}
+
+// SetReadDeadline keeps t and sets it.
+func (d *deadlineConn) SetReadDeadline(t time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.readDLs = append(d.readDLs, t)
+	return d.Conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline keeps t and sets it.
+func (d *deadlineConn) SetWriteDeadline(t time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.writDL = t
+	return d.Conn.SetWriteDeadline(t)
+}
+
+// SetDeadline keeps t as both deadlines and sets it.
+func (d *deadlineConn) SetDeadline(t time.Time) error {
+	d.SetReadDeadline(t)
+	return d.SetWriteDeadline(t)
+}
+
+// Write writes p and reports the write deadline it had.
+func (d *deadlineConn) Write(p []byte) (int, error) {
+	_, dl := d.deadlines()
+	n, err := d.Conn.Write(p)
+	if d.afterWrite != nil {
+		d.afterWrite()
+	}
+	if d.writes != nil {
+		d.writes <- dl
+	}
+	return n, err
 }

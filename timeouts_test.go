@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 )
@@ -63,60 +62,6 @@ func TestWriteMessageContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("write to a stalled peer: %v, want context.DeadlineExceeded", err)
 	}
-}
-
-// deadlineConn is a net.Conn that keeps the deadlines set on it. After
-// each write it calls afterWrite, if set, and reports on writes, if set,
-// the write deadline the write had.
-type deadlineConn struct {
-	net.Conn
-	afterWrite func()
-	writes     chan time.Time
-
-	mu             sync.Mutex
-	readDL, writDL time.Time
-}
-
-// deadlines returns the deadlines last set.
-func (d *deadlineConn) deadlines() (read, write time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.readDL, d.writDL
-}
-
-// SetReadDeadline keeps t and sets it.
-func (d *deadlineConn) SetReadDeadline(t time.Time) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.readDL = t
-	return d.Conn.SetReadDeadline(t)
-}
-
-// SetWriteDeadline keeps t and sets it.
-func (d *deadlineConn) SetWriteDeadline(t time.Time) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.writDL = t
-	return d.Conn.SetWriteDeadline(t)
-}
-
-// SetDeadline keeps t as both deadlines and sets it.
-func (d *deadlineConn) SetDeadline(t time.Time) error {
-	d.SetReadDeadline(t)
-	return d.SetWriteDeadline(t)
-}
-
-// Write writes p and reports the write deadline it had.
-func (d *deadlineConn) Write(p []byte) (int, error) {
-	_, dl := d.deadlines()
-	n, err := d.Conn.Write(p)
-	if d.afterWrite != nil {
-		d.afterWrite()
-	}
-	if d.writes != nil {
-		d.writes <- dl
-	}
-	return n, err
 }
 
 // TestAppendMessageContextRestoresDeadline checks that the read deadline
