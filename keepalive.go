@@ -55,8 +55,7 @@ func (c *Conn) keepAliveTick() {
 	case c.has(stClosed | stClosing):
 		return
 	case k.heard.Swap(false):
-		k.pinged.Store(false)
-		k.timer.Load().Reset(k.interval)
+		k.timer.Load().Reset(k.nextTick(k.pinged.Swap(false)))
 	case k.pinged.Load():
 		k.failed.Store(true)
 		c.CloseNow()
@@ -65,6 +64,18 @@ func (c *Conn) keepAliveTick() {
 		k.timer.Load().Reset(k.timeout)
 		c.sendPing(nil)
 	}
+}
+
+// nextTick returns when the tick after one that heard from the peer is
+// due. After an answered ping that tick comes KeepAlive after the ping, not
+// after the answer, so that a peer that answers but sends nothing else is
+// pinged every KeepAlive (the Conn is never quiet for longer, which is what
+// proxies' idle timeouts see); otherwise it comes KeepAlive later.
+func (k *keepAlive) nextTick(afterPing bool) time.Duration {
+	if afterPing {
+		return max(k.interval-k.timeout, 0)
+	}
+	return k.interval
 }
 
 // stopKeepAlive stops the keepalive timer, if any.

@@ -58,6 +58,32 @@ func TestKeepAliveKeepsAnsweringPeer(t *testing.T) {
 	}
 }
 
+// TestKeepAliveNextTick checks when the tick after one that heard from
+// the peer comes: KeepAlive after the ping that the peer answered, so that
+// a peer that only answers is pinged every KeepAlive (or KeepAliveTimeout,
+// if longer), not every KeepAlive plus the wait for its pong, which would
+// leave the connection quiet past a proxy's idle timeout of 2×KeepAlive.
+func TestKeepAliveNextTick(t *testing.T) {
+	const s = time.Second
+	for _, tc := range []struct {
+		interval, timeout time.Duration
+		afterPing         bool
+		want              time.Duration
+	}{
+		{30 * s, 30 * s, true, 0},
+		{30 * s, 10 * s, true, 20 * s},
+		{30 * s, 60 * s, true, 0},
+		{30 * s, 30 * s, false, 30 * s},
+		{30 * s, 10 * s, false, 30 * s},
+	} {
+		k := &keepAlive{interval: tc.interval, timeout: tc.timeout}
+		if got := k.nextTick(tc.afterPing); got != tc.want {
+			t.Errorf("interval %v, timeout %v, after a ping %v: next tick in %v, want %v",
+				tc.interval, tc.timeout, tc.afterPing, got, tc.want)
+		}
+	}
+}
+
 // TestPingRTT checks that PingRTT returns once the pong of its own ping
 // arrives, and that OnPing sees the peer's pings.
 func TestPingRTT(t *testing.T) {

@@ -115,8 +115,8 @@ type Options struct {
 	// and given up on after between KeepAlive+KeepAliveTimeout and
 	// 2×KeepAlive+KeepAliveTimeout: 2 to 3 times KeepAlive with the default
 	// timeout. A peer that answers the pings but sends nothing else is
-	// pinged every 2×KeepAlive, so the Conn sends nothing for that long: a
-	// proxy's idle timeout must be longer. It costs one timer per
+	// pinged every KeepAlive (or every KeepAliveTimeout, if longer), so a
+	// proxy's idle timeout must be longer than that. It costs one timer per
 	// connection and no goroutine. Only reads take in what the peer sends,
 	// the pong included, so the application must be reading (as it must
 	// anyway, to see the peer's close): bytes that wait unread count as
