@@ -99,6 +99,36 @@ func TestIdleRooms(t *testing.T) {
 	}
 }
 
+// TestHistoryWithoutClients checks that a room keeps the events delivered
+// while it has no client on this node: those of a room whose clients are on
+// other nodes, and the join and leave of a client that left before they came
+// back from the backplane.
+func TestHistoryWithoutClients(t *testing.T) {
+	bp := &statusBackplane{Backplane: hub.NewLocal(), deliver: make(chan func(string, []byte), 1)}
+	s := startHub(t, hub.Config{Backplane: bp})
+	deliver := <-bp.deliver
+	deliver("remote", []byte(`{"type":"join","id":"b-1","room":"remote","name":"zoe"}`))
+	deliver("remote", []byte(`{"type":"message","id":"b-2","room":"remote","name":"zoe","text":"from node b"}`))
+	_, history := s.join(t, "ana", "remote")
+	if len(history) != 2 || history[0].Type != hub.TypeJoin || history[1].Text != "from node b" {
+		t.Errorf("history of a room known only from the backplane: %+v, want zoe's join and message", history)
+	}
+
+	bp = &statusBackplane{Backplane: hub.NewLocal(), gate: make(chan struct{})}
+	s = startHub(t, hub.Config{Backplane: bp})
+	early := s.dial(t, "ana", "lobby")
+	early.conn.Close(websocket.StatusNormalClosure, "")
+	s.logs.wait(t, "left ana@lobby", 1)
+	close(bp.gate) // ana's join and leave reach a room that has no client
+	// The local backplane delivers in the order published, in every room:
+	// once cy has its join, ana's events are delivered.
+	s.join(t, "cy", "elsewhere")
+	_, history = s.join(t, "bo", "lobby")
+	if len(history) != 2 || history[0].Type != hub.TypeJoin || history[1].Type != hub.TypeLeave {
+		t.Errorf("history %+v, want the join and leave of ana, who left before they were delivered", history)
+	}
+}
+
 func TestNameChecks(t *testing.T) {
 	tests := []struct {
 		name, room, want string
@@ -245,13 +275,17 @@ func TestShutdown(t *testing.T) {
 	c.expectClose(websocket.StatusGoingAway)
 }
 
-// statusBackplane is the local backplane with a hand on the hub's status
-// function, and a switch that makes Publish fail.
+// statusBackplane is the local backplane with a hand on the hub's deliver
+// and status functions, each handed over on its channel if that is not nil,
+// a gate that holds Run back until it is closed, if it is not nil, and a
+// switch that makes Publish fail.
 type statusBackplane struct {
 	hub.Backplane
-	status chan func(error)
-	mu     sync.Mutex
-	fail   error
+	deliver chan func(string, []byte)
+	status  chan func(error)
+	gate    chan struct{}
+	mu      sync.Mutex
+	fail    error
 }
 
 // Publish fails with b.fail if set, and publishes otherwise.
@@ -265,9 +299,22 @@ func (b *statusBackplane) Publish(ctx context.Context, room string, event []byte
 	return b.Backplane.Publish(ctx, room, event)
 }
 
-// Run hands the status function over, and runs the local backplane.
+// Run hands the deliver and status functions over, waits for the gate,
+// and runs the local backplane.
 func (b *statusBackplane) Run(ctx context.Context, deliver func(string, []byte), status func(error)) error {
-	b.status <- status
+	if b.deliver != nil {
+		b.deliver <- deliver
+	}
+	if b.status != nil {
+		b.status <- status
+	}
+	if b.gate != nil {
+		select {
+		case <-b.gate:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	return b.Backplane.Run(ctx, deliver, status)
 }
 

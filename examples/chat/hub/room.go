@@ -64,7 +64,14 @@ func (h *Hub) deliver(name string, event []byte) {
 		if h.cfg.History == 0 {
 			return // no history to keep, no one to tell
 		}
-		r = h.newRoomLocked(name)
+		// A room without clients here: theirs are on other nodes, or
+		// left before their events came back. It starts idle, with this
+		// event as its history.
+		r = &room{name: name, members: make(map[*client]struct{})}
+		h.rooms[name] = r
+		r.record(pm, h.cfg.History)
+		h.idleLocked(r)
+		return
 	}
 	r.record(pm, h.cfg.History)
 	if r.idle != nil {
@@ -75,19 +82,10 @@ func (h *Hub) deliver(name string, event []byte) {
 	}
 }
 
-// newRoomLocked makes a room without members, the most recently active of
-// the idle ones, and forgets the least recently active idle room if there
-// are too many. The caller holds h.mu.
-func (h *Hub) newRoomLocked(name string) *room {
-	r := &room{name: name, members: make(map[*client]struct{})}
-	h.rooms[name] = r
-	h.idleLocked(r)
-	return r
-}
-
-// idleLocked puts r, which has just lost its last member or is new, in the
-// idle list, and forgets the least recently active idle rooms beyond
-// cfg.IdleRooms. The caller holds h.mu.
+// idleLocked puts r, which has just lost its last member or is new with
+// its first event recorded, in the idle list, and forgets the least recently
+// active idle rooms beyond cfg.IdleRooms; a room with no history to keep is
+// forgotten at once. The caller holds h.mu.
 func (h *Hub) idleLocked(r *room) {
 	if len(r.history) == 0 && r.next == 0 {
 		delete(h.rooms, r.name)
