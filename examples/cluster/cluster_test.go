@@ -36,7 +36,9 @@ func TestCluster(t *testing.T) {
 	nodes := map[string]*chatNode{}
 	var upstream []string
 	for _, name := range []string{"a", "b", "c"} {
-		nodes[name] = startNode(t, bin, name, redisAddr, testKeepAlive)
+		// No send rate limit: the checks send hundreds of messages at
+		// once, to interleave two senders and to flood a slow client.
+		nodes[name] = startNode(t, bin, name, redisAddr, testKeepAlive, "-rate", "-1")
 		upstream = append(upstream, nodes[name].addr)
 	}
 	lb := proctest.FreeAddr(t)

@@ -13,8 +13,9 @@
 // and put nginx in front (see README.md). The flag -node names the node in
 // its log lines and in the X-Chat-Node header of its responses, the
 // handshake's included, so that one can see where the load balancer sent a
-// client. -origins, -history, -queue and -keepalive set the hub's
-// OriginPatterns, History, SendQueue and KeepAlive (see hub.Config).
+// client. -origins, -history, -queue, -rate, -burst and -keepalive set the
+// hub's OriginPatterns, History, SendQueue, SendRate, SendBurst and
+// KeepAlive (see hub.Config).
 //
 // When the node loses Redis, its clients get a notice, their messages are
 // refused with a notice until Redis is back, and the node reconnects with
@@ -66,10 +67,13 @@ func main() {
 	history := flag.Int("history", hub.DefaultHistory, "`events` of each room kept for newcomers (negative: none)")
 	queue := flag.Int("queue", hub.DefaultSendQueue, "`events` that may wait for a client before it is dropped as too slow")
 	keepAlive := flag.Duration("keepalive", hub.DefaultKeepAlive, "ping a client silent this long; the load balancer's idle timeout must be longer")
+	rate := flag.Float64("rate", hub.DefaultSendRate, "`messages` a second each client may send on average (negative: no limit)")
+	burst := flag.Int("burst", hub.DefaultSendBurst, "`messages` each client may send at once after a pause")
 	flag.Parse()
 
 	logger := log.New(os.Stderr, "node "+*node+": ", log.LstdFlags|log.Lmsgprefix)
-	cfg := hub.Config{History: *history, SendQueue: *queue, KeepAlive: *keepAlive, Logger: logger}
+	cfg := hub.Config{History: *history, SendQueue: *queue, SendRate: *rate, SendBurst: *burst,
+		KeepAlive: *keepAlive, Logger: logger}
 	if *origins != "" {
 		cfg.OriginPatterns = strings.Split(*origins, ",")
 	}

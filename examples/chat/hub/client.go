@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/wsproject/websocket"
 )
@@ -95,14 +96,21 @@ func (c *client) write() {
 // publishes each to its room, until the connection ends; it returns why.
 // A binary message closes the client with status 1003, anything else that
 // is not such a JSON object with 1008; blank texts are skipped.
+//
+// Each message takes a token of the client's bucket (Config.SendRate and
+// SendBurst); while it has none, the loop waits before it goes on.
 func (h *Hub) read(c *client) error {
 	var buf []byte
+	limit := newBucket(h.cfg.SendRate, h.cfg.SendBurst, time.Now())
 	for {
 		typ, msg, err := c.conn.AppendMessage(buf[:0])
 		if err != nil {
 			return err
 		}
 		buf = msg
+		if d := limit.take(time.Now()); d > 0 {
+			c.pause(d)
+		}
 		if typ != websocket.TextMessage {
 			c.conn.Close(websocket.StatusUnsupportedData, "send text: JSON chat messages")
 			return errBinary
@@ -138,4 +146,43 @@ func (h *Hub) publish(c *client, event []byte) {
 			h.offerLocked(r, c, pm)
 		}
 	}
+}
+
+// pause waits for d, or until the connection is closed.
+func (c *client) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.conn.Done():
+	}
+}
+
+// bucket is a token bucket: it holds at most burst tokens and gains rate
+// tokens a second; each message takes one. A rate that is not positive
+// sets no limit.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time // when tokens was last brought up to date
+}
+
+// newBucket returns a full bucket at now.
+func newBucket(rate float64, burst int, now time.Time) *bucket {
+	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+}
+
+// take takes a token at now, and returns how long the taker must wait for
+// the bucket to have gained it: zero if it had one. The tokens owed are
+// gained back before any later take gets one.
+func (b *bucket) take(now time.Time) time.Duration {
+	if b.rate <= 0 {
+		return 0
+	}
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	b.tokens--
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens / b.rate * float64(time.Second))
 }

@@ -17,6 +17,12 @@
 // closes it with status 1013 (try again later) and a reason, never stalling
 // the others (see Config.SendQueue). Each event is framed once, as a
 // websocket.PreparedMessage, for all the clients that receive it.
+//
+// Each client may send 10 messages a second on average, 20 at once after a
+// pause (Config.SendRate and SendBurst); the hub stops reading a client that
+// sends faster until it is within its limit again, which makes TCP slow that
+// client down, so that one fast sender cannot make its room's events come
+// faster than the others can read them.
 package hub
 
 import (
@@ -53,6 +59,12 @@ const (
 	// DefaultIdleRooms is how many rooms without local clients keep their
 	// history unless Config.IdleRooms says otherwise.
 	DefaultIdleRooms = 1000
+	// DefaultSendRate is how many messages a second a client may send on
+	// average unless Config.SendRate says otherwise.
+	DefaultSendRate = 10
+	// DefaultSendBurst is how many messages a client may send at once after
+	// a pause unless Config.SendBurst says otherwise.
+	DefaultSendBurst = 20
 )
 
 // Config configures a Hub. The zero value gives the defaults documented on
@@ -108,6 +120,19 @@ type Config struct {
 	// cannot be published in time is lost and its sender gets a notice.
 	// Default DefaultPublishTimeout (5 s).
 	PublishTimeout time.Duration
+
+	// SendRate and SendBurst limit how fast each client may send: a token
+	// bucket that holds SendBurst messages and refills at SendRate a
+	// second, each message the client sends (blank ones included) taking
+	// one. A client that sends faster is not read from until the bucket has
+	// a message for it again, so TCP pushes back on that client alone:
+	// its own writes wait, and nothing of it is lost or queued in the hub.
+	// Without a limit one client sending as fast as its link allows would
+	// fill the send queue of every client of its room that reads at a
+	// human pace, and get them all evicted. Defaults DefaultSendRate (10)
+	// and DefaultSendBurst (20); a negative SendRate sets no limit.
+	SendRate  float64
+	SendBurst int
 
 	// IdleRooms is how many rooms without a client on this node keep their
 	// history (the least recently active beyond it forget theirs).
@@ -194,6 +219,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.IdleRooms <= 0 {
 		cfg.IdleRooms = DefaultIdleRooms
+	}
+	if cfg.SendRate == 0 {
+		cfg.SendRate = DefaultSendRate
+	}
+	if cfg.SendBurst <= 0 {
+		cfg.SendBurst = DefaultSendBurst
 	}
 	return cfg
 }
