@@ -198,6 +198,22 @@ func TestOriginCheck(t *testing.T) {
 	}
 }
 
+// TestEventsKeepHTMLCharacters checks that <, > and & reach clients as
+// they are, not as the six bytes of a JSON \u escape each.
+func TestEventsKeepHTMLCharacters(t *testing.T) {
+	s := startHub(t, hub.Config{})
+	ana, _ := s.join(t, "ana", "lobby")
+	text := `<b>Tom & "Jerry"</b>`
+	ana.say(text)
+	_, msg, err := ana.conn.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"text":"<b>Tom & \"Jerry\"</b>"`; !strings.Contains(string(msg), want) {
+		t.Errorf("ana got %s, want it to contain %s", msg, want)
+	}
+}
+
 // TestBadMessages checks the status each kind of unacceptable message
 // closes its sender with, and that blank messages are skipped.
 func TestBadMessages(t *testing.T) {
