@@ -166,11 +166,12 @@ func checkSlowClientEvicted(t *testing.T, lb string, node *chatNode) {
 }
 
 // The flood of checkSlowClientEvicted: at most maxFlood messages of about
-// floodSize bytes (under the hub's 16 KiB limit). The readers' channels
-// hold them all.
+// floodSize bytes (under the hub's limit of 2,000 characters with their
+// number), 64 MB; the buffers of the node, nginx and the kernel fill with
+// about 16 MB. The readers' channels hold them all.
 const (
-	maxFlood  = 8000
-	floodSize = 8000
+	maxFlood  = 32000
+	floodSize = 1990
 )
 
 // flood sends numbered messages from c until stop is closed or maxFlood

@@ -9,8 +9,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wsproject/websocket"
 )
@@ -41,6 +43,7 @@ func (c *client) String() string {
 var (
 	errBinary = errors.New("hub: the client sent a binary message; closed with 1003")
 	errJSON   = errors.New("hub: the client sent a message that is not a chat message in JSON; closed with 1008")
+	errLong   = errors.New("hub: the client sent a message longer than " + strconv.Itoa(MaxTextLen) + " characters; closed with 1008")
 )
 
 // serveClient is the WebSocket handler: the client joins its room, its
@@ -95,7 +98,8 @@ func (c *client) write() {
 // read reads the client's messages, {"type":"message","text":"..."}, and
 // publishes each to its room, until the connection ends; it returns why.
 // A binary message closes the client with status 1003, anything else that
-// is not such a JSON object with 1008; blank texts are skipped.
+// is not such a JSON object with 1008, and so does a text longer than
+// MaxTextLen characters; blank texts are skipped.
 //
 // Each message takes a token of the client's bucket (Config.SendRate and
 // SendBurst); while it has none, the loop waits before it goes on.
@@ -119,6 +123,10 @@ func (h *Hub) read(c *client) error {
 		if err := json.Unmarshal(msg, &in); err != nil || in.Type != TypeMessage {
 			c.conn.Close(websocket.StatusPolicyViolation, `send {"type":"message","text":"..."}`)
 			return errJSON
+		}
+		if utf8.RuneCountInString(in.Text) > MaxTextLen {
+			c.conn.Close(websocket.StatusPolicyViolation, "a message may have at most "+strconv.Itoa(MaxTextLen)+" characters")
+			return errLong
 		}
 		if strings.TrimSpace(in.Text) == "" {
 			continue

@@ -65,6 +65,11 @@ type incoming struct {
 // MaxNameLen is the most characters (runes) a name or a room may have.
 const MaxNameLen = 32
 
+// MaxTextLen is the most characters (runes) a message's text may have: the
+// page's limit (which counts UTF-16 code units, never fewer). A client that
+// sends a longer one is closed with status 1008 (policy violation).
+const MaxTextLen = 2000
+
 // CheckName returns s, a client's name or room (what says which) from the
 // query, with spaces trimmed at both ends, or an error saying what is wrong
 // with it. It must be valid UTF-8 of 1 to MaxNameLen characters, each a

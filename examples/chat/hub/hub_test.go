@@ -241,6 +241,23 @@ func TestBadMessages(t *testing.T) {
 	}
 }
 
+// TestLongMessage checks that a text of MaxTextLen characters goes, and
+// that a longer one, which the page would not send, closes its sender with
+// 1008.
+func TestLongMessage(t *testing.T) {
+	s := startHub(t, hub.Config{})
+	ana, _ := s.join(t, "ana", "lobby")
+	longest := strings.Repeat("語", hub.MaxTextLen)
+	ana.say(longest)
+	if e := ana.nextOf(hub.TypeMessage); e.Text != longest {
+		t.Errorf("ana got a message of %d characters, want her %d", len([]rune(e.Text)), hub.MaxTextLen)
+	}
+	ana.say(longest + "!")
+	if reason := ana.expectClose(websocket.StatusPolicyViolation); !strings.Contains(reason, fmt.Sprint(hub.MaxTextLen)) {
+		t.Errorf("close reason %q, want it to give the limit", reason)
+	}
+}
+
 func TestPage(t *testing.T) {
 	s := startHub(t, hub.Config{})
 	resp, body := s.get(t, http.MethodGet, "/")

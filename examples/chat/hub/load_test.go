@@ -144,7 +144,7 @@ func TestFlooderDoesNotEvictReaders(t *testing.T) {
 	flooder, _ := s.join(t, "flooder", "lobby")
 	reader.nextOf(hub.TypeJoin)
 
-	pad := strings.Repeat("x", 2000)
+	pad := strings.Repeat("x", 1990) // with the number, under MaxTextLen
 	flooded := make(chan error, 1)
 	go func() {
 		for i := range n {
@@ -219,7 +219,7 @@ func TestLoad(t *testing.T) {
 	// messages, so that its queue overflows.
 	results[rooms] = make([][]string, 4)
 	for i := range 4 {
-		run(rooms, i, slowSends, strings.Repeat("y", 2000))
+		run(rooms, i, slowSends, strings.Repeat("y", 1990)) // with "cN/NNN", under MaxTextLen
 	}
 	for range rooms*perRoom + 4 {
 		<-joined
