@@ -43,6 +43,10 @@ const (
 	// DefaultHistory is how many events of each room the hub keeps for
 	// newcomers unless Config.History says otherwise.
 	DefaultHistory = 50
+	// DefaultHistoryBytes is how many bytes of events each room keeps for
+	// newcomers unless Config.HistoryBytes says otherwise: room for the
+	// default 50 events of a chat, and for at least 7 of the longest.
+	DefaultHistoryBytes = 64 << 10
 	// DefaultSendQueue is how many events may wait for a client unless
 	// Config.SendQueue says otherwise.
 	DefaultSendQueue = 256
@@ -79,6 +83,14 @@ type Config struct {
 	// events. Default DefaultHistory (50); negative keeps none. It costs
 	// one PreparedMessage per event kept, about twice the event's size.
 	History int
+
+	// HistoryBytes bounds the size of a room's history too, in bytes of
+	// JSON events: the oldest events beyond it are forgotten, however few
+	// are kept. With IdleRooms, it bounds the memory of the rooms that have
+	// no client on this node: IdleRooms times HistoryBytes of events, about
+	// twice that in memory (128 MiB by default). Default
+	// DefaultHistoryBytes (64 KiB).
+	HistoryBytes int
 
 	// SendQueue is how many events may wait for a client, on top of the
 	// history sent when it joins. A client that falls so far behind, because
@@ -201,6 +213,9 @@ func (cfg Config) withDefaults() Config {
 		cfg.History = DefaultHistory
 	case cfg.History < 0:
 		cfg.History = 0
+	}
+	if cfg.HistoryBytes <= 0 {
+		cfg.HistoryBytes = DefaultHistoryBytes
 	}
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = DefaultSendQueue

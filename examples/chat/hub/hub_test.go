@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,27 @@ func TestHistory(t *testing.T) {
 	ana.nextOf(hub.TypeMessage)
 	if _, history := s.join(t, "bo", "lobby"); len(history) != 0 {
 		t.Errorf("bo's history %+v, want none", history)
+	}
+}
+
+// TestHistoryBytes checks that a room's history is bounded in bytes too:
+// of five events of about 1,950 bytes, a history of 5,000 bytes keeps the
+// last two.
+func TestHistoryBytes(t *testing.T) {
+	s := startHub(t, hub.Config{History: 10, HistoryBytes: 5000})
+	ana, _ := s.join(t, "ana", "lobby")
+	pad := strings.Repeat("x", 1800)
+	for i := range 5 {
+		ana.say(fmt.Sprint(i, pad))
+		ana.nextOf(hub.TypeMessage)
+	}
+	_, history := s.join(t, "bo", "lobby")
+	var got []string
+	for _, e := range history {
+		got = append(got, strings.TrimSuffix(e.Text, pad))
+	}
+	if want := []string{"3", "4"}; !slices.Equal(got, want) {
+		t.Errorf("bo's history: the messages %q, want %q", got, want)
 	}
 }
 
