@@ -163,6 +163,7 @@ func TestNameChecks(t *testing.T) {
 		{"a\x00b", "lobby", "not printable"},
 		{"a\u202eb", "lobby", "not printable"}, // right-to-left override
 		{"ana\xff", "lobby", "not valid UTF-8"},
+		{"\u3164", "lobby", "shows as nothing"},
 	}
 	s := startHub(t, hub.Config{})
 	for _, tt := range tests {
@@ -173,22 +174,73 @@ func TestNameChecks(t *testing.T) {
 			t.Errorf("name %q room %q: error %v, response %v; want 400 saying %q", tt.name, tt.room, err, resp, tt.want)
 		}
 	}
-	// Spaces around are trimmed; inside, and any script, are fine.
+	// Spaces around are trimmed; inside, and any script and emoji, are
+	// fine.
 	c := s.dial(t, " Zoë Ō", "  ruum 1 ")
 	if e := c.nextOf(hub.TypeJoin); e.Name != "Zoë Ō" || e.Room != "ruum 1" {
 		t.Errorf("join %+v, want the name and room trimmed", e)
 	}
+	c = s.dial(t, "\U0001F469\u200D\U0001F4BB", "ruum 2")
+	if e := c.nextOf(hub.TypeJoin); e.Name != "\U0001F469\u200D\U0001F4BB" {
+		t.Errorf("join %+v, want the emoji name", e)
+	}
 }
 
+// TestCheckName checks which names CheckName takes, and which it refuses
+// and why: emoji sequences go, characters that show as nothing do not.
 func TestCheckName(t *testing.T) {
-	for in, want := range map[string]string{" ana ": "ana", "ЖЖ": "ЖЖ", strings.Repeat("語", 32): strings.Repeat("語", 32)} {
-		if got, err := hub.CheckName("name", in); err != nil || got != want {
-			t.Errorf("CheckName(%q) = %q, %v; want %q", in, got, err, want)
-		}
+	tests := []struct {
+		in   string
+		want string // the name returned, or a part of the error
+		ok   bool
+	}{
+		{" ana ", "ana", true},
+		{"ЖЖ", "ЖЖ", true},
+		{strings.Repeat("語", 32), strings.Repeat("語", 32), true},
+		{"Zoe\u0308", "Zoe\u0308", true},                                                       // a combining mark
+		{"\U0001F469\u200D\U0001F4BB", "\U0001F469\u200D\U0001F4BB", true},                     // woman technologist
+		{"ana \U0001F3F3\uFE0F\u200D\U0001F308", "ana \U0001F3F3\uFE0F\u200D\U0001F308", true}, // rainbow flag
+		{"\U0001F469\U0001F3FD\u200D\U0001F4BB", "\U0001F469\U0001F3FD\u200D\U0001F4BB", true}, // with a skin tone
+		{"\u2764\uFE0F\u200D\U0001F525", "\u2764\uFE0F\u200D\U0001F525", true},                 // heart on fire
+		{"1\uFE0F\u20E3", "1\uFE0F\u20E3", true},                                               // keycap one
+		{"\u263A\uFE0E", "\u263A\uFE0E", true},                                                 // smiling face, text style
+
+		{"", "empty", false},
+		{" \u3000 ", "empty", false}, // only spaces, trimmed
+		{strings.Repeat("語", 33), "longer than 32", false},
+		{"\xc3", "not valid UTF-8", false},
+		{"a\nb", "not printable", false},
+		{"a\tb", "not printable", false},
+		{"a\u00A0b", "not printable", false}, // no-break space
+		{"a\u3000b", "not printable", false}, // ideographic space
+		{"\u200B", "not printable", false},   // zero-width space
+		{"a\u2060b", "not printable", false}, // word joiner
+		{"a\u202Eb", "not printable", false}, // right-to-left override
+		{"\U000E0041", "not printable", false},
+		{"\u3164", "shows as nothing", false}, // Hangul filler
+		{"ana\u3164", "shows as nothing", false},
+		{"\u115F", "shows as nothing", false},
+		{"\u1160", "shows as nothing", false},
+		{"\uFFA0", "shows as nothing", false},
+		{"\u2800", "shows as nothing", false},   // Braille pattern blank
+		{"a\u034Fb", "shows as nothing", false}, // combining grapheme joiner
+		{"a\uFE00", "shows as nothing", false},  // another variation selector
+		{"\u0301", "shows nothing", false},      // a mark on nothing
+		{"a\u200Db", "zero-width joiner", false},
+		{"\u200D\U0001F469", "zero-width joiner", false},
+		{"\U0001F469\u200D", "zero-width joiner", false},
+		{"\U0001F469\u200D\u200D\U0001F4BB", "zero-width joiner", false},
+		{"\uFE0F", "variation selector", false},
+		{"a \uFE0F", "variation selector", false},
+		{"\u3164\uFE0F", "shows as nothing: U+3164", false},
 	}
-	for _, in := range []string{"", "a\nb", "a\tb", "\u200b", strings.Repeat("語", 33), "\xc3"} {
-		if got, err := hub.CheckName("name", in); err == nil {
-			t.Errorf("CheckName(%q) = %q, want an error", in, got)
+	for _, tt := range tests {
+		got, err := hub.CheckName("name", tt.in)
+		switch {
+		case tt.ok && (err != nil || got != tt.want):
+			t.Errorf("CheckName(%+q) = %+q, %v; want %+q", tt.in, got, err, tt.want)
+		case !tt.ok && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("CheckName(%+q) = %+q, %v; want an error saying %q", tt.in, got, err, tt.want)
 		}
 	}
 }
