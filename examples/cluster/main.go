@@ -78,13 +78,7 @@ func main() {
 		cfg.OriginPatterns = strings.Split(*origins, ",")
 	}
 	if *redisAddr != "" {
-		client := redis.NewClient(&redis.Options{
-			Addr:            *redisAddr,
-			DialTimeout:     redisDialTimeout,
-			ReadTimeout:     redisIOTimeout,
-			WriteTimeout:    redisIOTimeout,
-			DisableIdentity: true, // CLIENT SETINFO needs Redis 7.2
-		})
+		client := redis.NewClient(redisOptions(*redisAddr))
 		defer client.Close()
 		cfg.Backplane = &redisbackplane.Backplane{
 			Client:      client,
@@ -103,6 +97,22 @@ func main() {
 	}
 	if err := run(ctx, ln, *node, hub.New(cfg), logger); err != nil {
 		logger.Fatal(err)
+	}
+}
+
+// redisOptions returns the options of the node's Redis client for the
+// server at addr. The client does not retry a command: go-redis retries one
+// whose answer did not come in time, though Redis may have run it, and a
+// PUBLISH run twice delivers its event twice. (The subscriber connection does
+// not use retries: the backplane reconnects it.)
+func redisOptions(addr string) *redis.Options {
+	return &redis.Options{
+		Addr:            addr,
+		DialTimeout:     redisDialTimeout,
+		ReadTimeout:     redisIOTimeout,
+		WriteTimeout:    redisIOTimeout,
+		MaxRetries:      -1,
+		DisableIdentity: true, // CLIENT SETINFO needs Redis 7.2
 	}
 }
 
