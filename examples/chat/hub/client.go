@@ -131,7 +131,21 @@ func (h *Hub) read(c *client) error {
 		if strings.TrimSpace(in.Text) == "" {
 			continue
 		}
-		h.publish(c, h.ids.event(TypeMessage, c.room, c.name, in.Text))
+		h.send(c, in.Text)
+	}
+}
+
+// send publishes c's message with text, unless the backplane is lost: then
+// c gets a notice that it was not delivered, and nothing is published.
+func (h *Hub) send(c *client, text string) {
+	h.mu.Lock()
+	down := h.down
+	if down != nil {
+		h.tellLocked(c, "Not delivered: the chat has lost its backplane; messages are not delivered until it is back. ("+down.Error()+")")
+	}
+	h.mu.Unlock()
+	if down == nil {
+		h.publish(c, h.ids.event(TypeMessage, c.room, c.name, text))
 	}
 }
 
@@ -146,12 +160,17 @@ func (h *Hub) publish(c *client, event []byte) {
 		return
 	}
 	h.cfg.Logger.Printf("publishing for %s: %v", c, err)
-	pm := prepare(notice("Not delivered, the chat's backplane failed: " + err.Error()))
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.tellLocked(c, "Not delivered, the chat's backplane failed: "+err.Error())
+}
+
+// tellLocked offers c a notice with text, if c is still in its room. The
+// caller holds h.mu.
+func (h *Hub) tellLocked(c *client, text string) {
 	if r := h.rooms[c.room]; r != nil {
 		if _, ok := r.members[c]; ok {
-			h.offerLocked(r, c, pm)
+			h.offerLocked(r, c, prepare(notice(text)))
 		}
 	}
 }

@@ -130,7 +130,9 @@ type Config struct {
 
 	// PublishTimeout bounds each Publish to the backplane; a message that
 	// cannot be published in time is lost and its sender gets a notice.
-	// Default DefaultPublishTimeout (5 s).
+	// While the backplane has reported its loss (the status function of
+	// Backplane.Run), messages are not published at all: their senders get
+	// such a notice at once. Default DefaultPublishTimeout (5 s).
 	PublishTimeout time.Duration
 
 	// SendRate and SendBurst limit how fast each client may send: a token

@@ -426,8 +426,9 @@ func (b *statusBackplane) Run(ctx context.Context, deliver func(string, []byte),
 }
 
 // TestBackplaneTrouble checks that clients hear of a lost backplane, and of
-// its return, and that a sender hears of a message that could not be
-// published.
+// its return, that a message sent meanwhile is refused with a notice
+// without being published, and that a sender hears of a message that could
+// not be published.
 func TestBackplaneTrouble(t *testing.T) {
 	bp := &statusBackplane{Backplane: hub.NewLocal(), status: make(chan func(error), 1)}
 	s := startHub(t, hub.Config{Backplane: bp})
@@ -443,13 +444,23 @@ func TestBackplaneTrouble(t *testing.T) {
 	if n := len(before); n != 2 || before[0].Type != hub.TypeJoin || before[1].Type != hub.TypeNotice || !strings.Contains(before[1].Text, "still refused") {
 		t.Errorf("bo got %+v before its join, want the history (ana's join) and the notice of the loss", before)
 	}
-
-	bp.mu.Lock()
-	bp.fail = errors.New("broken pipe")
-	bp.mu.Unlock()
 	if e := ana.next(); e.Type != hub.TypeJoin || e.Name != "bo" {
 		t.Errorf("ana got %+v, want bo's join", e)
 	}
+
+	// The local backplane would deliver it: the notice comes instead.
+	ana.say("refused words")
+	if e := ana.next(); e.Type != hub.TypeNotice || !strings.Contains(e.Text, "Not delivered") || !strings.Contains(e.Text, "still refused") {
+		t.Errorf("ana got %+v, want a notice that the message was not delivered while the backplane is lost", e)
+	}
+
+	status(nil)
+	if e := ana.next(); e.Type != hub.TypeNotice || !strings.Contains(e.Text, "back") {
+		t.Errorf("ana got %+v, want a notice that the backplane is back", e)
+	}
+	bp.mu.Lock()
+	bp.fail = errors.New("broken pipe")
+	bp.mu.Unlock()
 	ana.say("lost words")
 	if e := ana.next(); e.Type != hub.TypeNotice || !strings.Contains(e.Text, "Not delivered") || !strings.Contains(e.Text, "broken pipe") {
 		t.Errorf("ana got %+v, want a notice that the message was not delivered", e)
@@ -457,11 +468,6 @@ func TestBackplaneTrouble(t *testing.T) {
 	bp.mu.Lock()
 	bp.fail = nil
 	bp.mu.Unlock()
-
-	status(nil)
-	if e := ana.next(); e.Type != hub.TypeNotice || !strings.Contains(e.Text, "back") {
-		t.Errorf("ana got %+v, want a notice that the backplane is back", e)
-	}
 	ana.say("found words")
 	if e := ana.next(); e.Type != hub.TypeMessage || e.Text != "found words" {
 		t.Errorf("ana got %+v, want her message", e)
