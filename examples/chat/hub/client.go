@@ -141,7 +141,7 @@ func (h *Hub) send(c *client, text string) {
 	h.mu.Lock()
 	down := h.down
 	if down != nil {
-		h.tellLocked(c, "Not delivered: the chat has lost its backplane; messages are not delivered until it is back. ("+down.Error()+")")
+		h.tellLocked(c, "Not delivered. "+lostText(down))
 	}
 	h.mu.Unlock()
 	if down == nil {
