@@ -140,6 +140,31 @@ func TestBrowserChat(t *testing.T) {
 	dee := openTab(ctx, t, browser.NewPage(ctx, t, pageURL), "dee", "lobby")
 	dee.eval(ctx, `waitFor(() => items("message").some(s => s.startsWith("bohello from bo ✓")), "bo's message in the history")`, nil)
 	phase("a newcomer got the history")
+
+	checkRefused(ctx, t, &chatTab{t: t, page: browser.NewPage(ctx, t, pageURL), name: "a blank name"})
+	phase("a tab whose name the server refuses gave up after 3 tries")
+}
+
+// checkRefused joins c's tab with a name that shows as nothing, which the
+// server refuses with 400, a status the page cannot see, and checks that the
+// page gives up after three tries, says why, and shows the join form again.
+func checkRefused(ctx context.Context, t *testing.T, c *chatTab) {
+	t.Helper()
+	c.eval(ctx, pageHelpers, nil)
+	var res struct {
+		Notices   []string `json:"notices"`
+		JoinShown bool     `json:"joinShown"`
+	}
+	c.eval(ctx, `document.getElementById("name").value = `+js("\u3164")+`;
+	document.getElementById("join").requestSubmit();
+	waitFor(() => items("notice").some(s => s.includes("refused")), "the notice of the refusal").then(() => ({
+		notices: items("notice"),
+		joinShown: !document.getElementById("join").hidden,
+	}))`, &res)
+	n := len(res.Notices)
+	if n != 3 || !strings.Contains(res.Notices[0], "reconnecting") || !strings.Contains(res.Notices[1], "reconnecting") || !res.JoinShown {
+		t.Errorf("a refused name: notices %q, join form shown %v; want two reconnections, the refusal, and the form", res.Notices, res.JoinShown)
+	}
 }
 
 // checkNarrow makes from's tab as narrow as a phone, has it send a long

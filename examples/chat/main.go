@@ -15,7 +15,8 @@
 // admits pages from other hosts (comma-separated patterns such as
 // "*.example.com"; by default only pages of the host itself may connect),
 // -history and -queue set the history kept per room and the send queue of
-// each client (see hub.Config).
+// each client, -rate and -burst how fast each client may send (see
+// hub.Config).
 //
 // On SIGINT or SIGTERM it stops accepting, closes every client with status
 // 1001 (going away), waits a bounded time for them, and exits with status 0.
@@ -106,9 +107,11 @@ func main() {
 	origins := flag.String("origins", "", "comma-separated host `patterns` of other sites whose pages may connect")
 	history := flag.Int("history", hub.DefaultHistory, "`events` of each room kept for newcomers (negative: none)")
 	queue := flag.Int("queue", hub.DefaultSendQueue, "`events` that may wait for a client before it is dropped as too slow")
+	rate := flag.Float64("rate", hub.DefaultSendRate, "`messages` a second each client may send on average (negative: no limit)")
+	burst := flag.Int("burst", hub.DefaultSendBurst, "`messages` each client may send at once after a pause")
 	flag.Parse()
 	logger := log.New(os.Stderr, "", log.LstdFlags)
-	cfg := hub.Config{History: *history, SendQueue: *queue, Logger: logger}
+	cfg := hub.Config{History: *history, SendQueue: *queue, SendRate: *rate, SendBurst: *burst, Logger: logger}
 	if *origins != "" {
 		cfg.OriginPatterns = strings.Split(*origins, ",")
 	}

@@ -36,7 +36,9 @@ func TestCluster(t *testing.T) {
 	nodes := map[string]*chatNode{}
 	var upstream []string
 	for _, name := range []string{"a", "b", "c"} {
-		nodes[name] = startNode(t, bin, name, redisAddr, testKeepAlive)
+		// No send rate limit: the checks send hundreds of messages at
+		// once, to interleave two senders and to flood a slow client.
+		nodes[name] = startNode(t, bin, name, redisAddr, testKeepAlive, "-rate", "-1")
 		upstream = append(upstream, nodes[name].addr)
 	}
 	lb := proctest.FreeAddr(t)
@@ -164,11 +166,12 @@ func checkSlowClientEvicted(t *testing.T, lb string, node *chatNode) {
 }
 
 // The flood of checkSlowClientEvicted: at most maxFlood messages of about
-// floodSize bytes (under the hub's 16 KiB limit). The readers' channels
-// hold them all.
+// floodSize bytes (under the hub's limit of 2,000 characters with their
+// number), 64 MB; the buffers of the node, nginx and the kernel fill with
+// about 16 MB. The readers' channels hold them all.
 const (
-	maxFlood  = 8000
-	floodSize = 8000
+	maxFlood  = 32000
+	floodSize = 1990
 )
 
 // flood sends numbered messages from c until stop is closed or maxFlood

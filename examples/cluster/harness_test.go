@@ -170,7 +170,7 @@ func connect(t *testing.T, lb, name, room string, opts *websocket.DialOptions) *
 	}
 	t.Cleanup(func() { conn.CloseNow() })
 	return &client{name: name, node: resp.Header.Get("X-Chat-Node"), conn: conn,
-		events: make(chan hub.Event, 10000)}
+		events: make(chan hub.Event, maxFlood+100)}
 }
 
 // connectOn connects like connect until nginx sends the client to node,

@@ -13,8 +13,9 @@
 // and put nginx in front (see README.md). The flag -node names the node in
 // its log lines and in the X-Chat-Node header of its responses, the
 // handshake's included, so that one can see where the load balancer sent a
-// client. -origins, -history, -queue and -keepalive set the hub's
-// OriginPatterns, History, SendQueue and KeepAlive (see hub.Config).
+// client. -origins, -history, -queue, -rate, -burst and -keepalive set the
+// hub's OriginPatterns, History, SendQueue, SendRate, SendBurst and
+// KeepAlive (see hub.Config).
 //
 // When the node loses Redis, its clients get a notice, their messages are
 // refused with a notice until Redis is back, and the node reconnects with
@@ -66,21 +67,18 @@ func main() {
 	history := flag.Int("history", hub.DefaultHistory, "`events` of each room kept for newcomers (negative: none)")
 	queue := flag.Int("queue", hub.DefaultSendQueue, "`events` that may wait for a client before it is dropped as too slow")
 	keepAlive := flag.Duration("keepalive", hub.DefaultKeepAlive, "ping a client silent this long; the load balancer's idle timeout must be longer")
+	rate := flag.Float64("rate", hub.DefaultSendRate, "`messages` a second each client may send on average (negative: no limit)")
+	burst := flag.Int("burst", hub.DefaultSendBurst, "`messages` each client may send at once after a pause")
 	flag.Parse()
 
 	logger := log.New(os.Stderr, "node "+*node+": ", log.LstdFlags|log.Lmsgprefix)
-	cfg := hub.Config{History: *history, SendQueue: *queue, KeepAlive: *keepAlive, Logger: logger}
+	cfg := hub.Config{History: *history, SendQueue: *queue, SendRate: *rate, SendBurst: *burst,
+		KeepAlive: *keepAlive, Logger: logger}
 	if *origins != "" {
 		cfg.OriginPatterns = strings.Split(*origins, ",")
 	}
 	if *redisAddr != "" {
-		client := redis.NewClient(&redis.Options{
-			Addr:            *redisAddr,
-			DialTimeout:     redisDialTimeout,
-			ReadTimeout:     redisIOTimeout,
-			WriteTimeout:    redisIOTimeout,
-			DisableIdentity: true, // CLIENT SETINFO needs Redis 7.2
-		})
+		client := redis.NewClient(redisOptions(*redisAddr))
 		defer client.Close()
 		cfg.Backplane = &redisbackplane.Backplane{
 			Client:      client,
@@ -99,6 +97,22 @@ func main() {
 	}
 	if err := run(ctx, ln, *node, hub.New(cfg), logger); err != nil {
 		logger.Fatal(err)
+	}
+}
+
+// redisOptions returns the options of the node's Redis client for the
+// server at addr. The client does not retry a command: go-redis retries one
+// whose answer did not come in time, though Redis may have run it, and a
+// PUBLISH run twice delivers its event twice. (The subscriber connection does
+// not use retries: the backplane reconnects it.)
+func redisOptions(addr string) *redis.Options {
+	return &redis.Options{
+		Addr:            addr,
+		DialTimeout:     redisDialTimeout,
+		ReadTimeout:     redisIOTimeout,
+		WriteTimeout:    redisIOTimeout,
+		MaxRetries:      -1,
+		DisableIdentity: true, // CLIENT SETINFO needs Redis 7.2
 	}
 }
 

@@ -6,10 +6,12 @@ package hub
 // it reads from them, and the rules for names and rooms.
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,7 +35,9 @@ const (
 )
 
 // Event is one JSON text message that clients receive, encoded once per
-// room event and shared by every client (and every node) that receives it:
+// room event and shared by every client (and every node) that receives it,
+// with <, > and & as they are, unescaped: a page shows texts and names as
+// text (textContent), never as HTML.
 //
 //	{"type":"message","id":"3f9a1c0e2b7d-42","room":"lobby","name":"ana","text":"hi","time":"2025-01-01T12:00:00.000Z"}
 type Event struct {
@@ -62,12 +66,21 @@ type incoming struct {
 // MaxNameLen is the most characters (runes) a name or a room may have.
 const MaxNameLen = 32
 
+// MaxTextLen is the most characters (runes) a message's text may have: the
+// page's limit (which counts UTF-16 code units, never fewer). A client that
+// sends a longer one is closed with status 1008 (policy violation).
+const MaxTextLen = 2000
+
 // CheckName returns s, a client's name or room (what says which) from the
 // query, with spaces trimmed at both ends, or an error saying what is wrong
-// with it. It must be valid UTF-8 of 1 to MaxNameLen characters, each a
-// printable character or a plain space: no control, format or line
-// separator characters, which could make a name look like another's or
-// break the page's layout.
+// with it. It must be valid UTF-8 of 1 to MaxNameLen characters that shows
+// something, each character a printable one or a plain space: no control
+// or format characters, other spaces or line separators, nor characters
+// that show as nothing (see blank), which could make a name look like
+// another's, look empty, or break the page's layout. Emoji sequences are
+// welcome: a zero-width joiner between two emoji (👩‍💻), and the variation
+// selectors that ask for text or emoji style (U+FE0E, U+FE0F) after a
+// character.
 func CheckName(what, s string) (string, error) {
 	s = strings.TrimSpace(s)
 	switch n := utf8.RuneCountInString(s); {
@@ -78,12 +91,71 @@ func CheckName(what, s string) (string, error) {
 	case n > MaxNameLen:
 		return "", errors.New("hub: the " + what + " is longer than " + strconv.Itoa(MaxNameLen) + " characters")
 	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
+	rs := []rune(s)
+	visible := false
+	for i, r := range rs {
+		switch {
+		case r == zeroWidthJoiner:
+			if i == 0 || i == len(rs)-1 || !joinsAfter(rs[i-1]) || !isEmoji(rs[i+1]) {
+				return "", errors.New("hub: the " + what + " has a zero-width joiner that is not between two emoji")
+			}
+		case r == textStyle || r == emojiStyle:
+			if i == 0 || !styled(rs[i-1]) {
+				return "", errors.New("hub: the " + what + " has a variation selector that follows no character")
+			}
+		case !unicode.IsPrint(r): // controls, format characters, spaces but ' '
 			return "", errors.New("hub: the " + what + " has a character that is not printable: " + strconv.QuoteRune(r))
+		case blank(r):
+			return "", errors.New("hub: the " + what + " has a character that shows as nothing: " + fmt.Sprintf("%U", r))
+		case r != ' ' && !unicode.IsMark(r):
+			visible = true
 		}
 	}
+	if !visible {
+		return "", errors.New("hub: the " + what + " shows nothing")
+	}
 	return s, nil
+}
+
+// The format characters of emoji sequences that CheckName accepts.
+const (
+	zeroWidthJoiner = '\u200d'
+	textStyle       = '\ufe0e' // variation selector 15
+	emojiStyle      = '\ufe0f' // variation selector 16
+)
+
+// blank reports whether r shows as nothing, or as a space that is not
+// U+0020: white space, space separators, default-ignorable characters (the
+// format characters, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0,
+// the variation selectors, and others), and the blank Braille pattern
+// U+2800. unicode.IsPrint refuses some of them already (spaces, format
+// characters), not the others, which are letters, marks or symbols.
+func blank(r rune) bool {
+	switch {
+	case r == ' ':
+		return false
+	case r == '\u2800', unicode.IsSpace(r):
+		return true
+	}
+	return unicode.In(r, unicode.Zs, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
+}
+
+// isEmoji reports whether r may start the part of an emoji sequence after a
+// zero-width joiner: a symbol, such as U+1F4BB PERSONAL COMPUTER.
+func isEmoji(r rune) bool {
+	return unicode.Is(unicode.So, r)
+}
+
+// joinsAfter reports whether a zero-width joiner may follow r: an emoji, a
+// skin tone modifier (U+1F3FB to U+1F3FF), or a variation selector.
+func joinsAfter(r rune) bool {
+	return isEmoji(r) || r >= 0x1f3fb && r <= 0x1f3ff || r == textStyle || r == emojiStyle
+}
+
+// styled reports whether a variation selector may follow r: a character
+// that shows, such as an emoji or the digit of a keycap.
+func styled(r rune) bool {
+	return r != ' ' && unicode.IsPrint(r) && !blank(r) && !unicode.IsMark(r)
 }
 
 // idSource makes the IDs of one node's events.
@@ -112,11 +184,17 @@ func notice(text string) []byte {
 	return encode(Event{Type: TypeNotice, Text: text})
 }
 
-// encode marshals e, which cannot fail for an Event.
+// encode marshals e, which cannot fail for an Event. It leaves <, > and &
+// as they are: json.Marshal would make each six bytes (\u003c), for HTML
+// that the page never parses (it shows texts with textContent), and a
+// message of such characters five times as large in every client's queue
+// and every room's history.
 func encode(e Event) []byte {
-	b, err := json.Marshal(e)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
 		panic("hub: encoding an event: " + err.Error())
 	}
-	return b
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }

@@ -17,6 +17,12 @@
 // closes it with status 1013 (try again later) and a reason, never stalling
 // the others (see Config.SendQueue). Each event is framed once, as a
 // websocket.PreparedMessage, for all the clients that receive it.
+//
+// Each client may send 10 messages a second on average, 20 at once after a
+// pause (Config.SendRate and SendBurst); the hub stops reading a client that
+// sends faster until it is within its limit again, which makes TCP slow that
+// client down, so that one fast sender cannot make its room's events come
+// faster than the others can read them.
 package hub
 
 import (
@@ -37,6 +43,10 @@ const (
 	// DefaultHistory is how many events of each room the hub keeps for
 	// newcomers unless Config.History says otherwise.
 	DefaultHistory = 50
+	// DefaultHistoryBytes is how many bytes of events each room keeps for
+	// newcomers unless Config.HistoryBytes says otherwise: room for the
+	// default 50 events of a chat, and for at least 7 of the longest.
+	DefaultHistoryBytes = 64 << 10
 	// DefaultSendQueue is how many events may wait for a client unless
 	// Config.SendQueue says otherwise.
 	DefaultSendQueue = 256
@@ -53,6 +63,12 @@ const (
 	// DefaultIdleRooms is how many rooms without local clients keep their
 	// history unless Config.IdleRooms says otherwise.
 	DefaultIdleRooms = 1000
+	// DefaultSendRate is how many messages a second a client may send on
+	// average unless Config.SendRate says otherwise.
+	DefaultSendRate = 10
+	// DefaultSendBurst is how many messages a client may send at once after
+	// a pause unless Config.SendBurst says otherwise.
+	DefaultSendBurst = 20
 )
 
 // Config configures a Hub. The zero value gives the defaults documented on
@@ -67,6 +83,14 @@ type Config struct {
 	// events. Default DefaultHistory (50); negative keeps none. It costs
 	// one PreparedMessage per event kept, about twice the event's size.
 	History int
+
+	// HistoryBytes bounds the size of a room's history too, in bytes of
+	// JSON events: the oldest events beyond it are forgotten, however few
+	// are kept. With IdleRooms, it bounds the memory of the rooms that have
+	// no client on this node: IdleRooms times HistoryBytes of events, about
+	// twice that in memory (by default 1,000 times 64 KiB, 62.5 MiB, and
+	// about 125 MiB of memory). Default DefaultHistoryBytes (64 KiB).
+	HistoryBytes int
 
 	// SendQueue is how many events may wait for a client, on top of the
 	// history sent when it joins. A client that falls so far behind, because
@@ -108,8 +132,23 @@ type Config struct {
 
 	// PublishTimeout bounds each Publish to the backplane; a message that
 	// cannot be published in time is lost and its sender gets a notice.
-	// Default DefaultPublishTimeout (5 s).
+	// While the backplane has reported its loss (the status function of
+	// Backplane.Run), messages are not published at all: their senders get
+	// such a notice at once. Default DefaultPublishTimeout (5 s).
 	PublishTimeout time.Duration
+
+	// SendRate and SendBurst limit how fast each client may send: a token
+	// bucket that holds SendBurst messages and refills at SendRate a
+	// second, each message the client sends (blank ones included) taking
+	// one. A client that sends faster is not read from until the bucket has
+	// a message for it again, so TCP pushes back on that client alone:
+	// its own writes wait, and nothing of it is lost or queued in the hub.
+	// Without a limit one client sending as fast as its link allows would
+	// fill the send queue of every client of its room that reads at a
+	// human pace, and get them all evicted. Defaults DefaultSendRate (10)
+	// and DefaultSendBurst (20); a negative SendRate sets no limit.
+	SendRate  float64
+	SendBurst int
 
 	// IdleRooms is how many rooms without a client on this node keep their
 	// history (the least recently active beyond it forget theirs).
@@ -179,6 +218,9 @@ func (cfg Config) withDefaults() Config {
 	case cfg.History < 0:
 		cfg.History = 0
 	}
+	if cfg.HistoryBytes <= 0 {
+		cfg.HistoryBytes = DefaultHistoryBytes
+	}
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = DefaultSendQueue
 	}
@@ -196,6 +238,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.IdleRooms <= 0 {
 		cfg.IdleRooms = DefaultIdleRooms
+	}
+	if cfg.SendRate == 0 {
+		cfg.SendRate = DefaultSendRate
+	}
+	if cfg.SendBurst <= 0 {
+		cfg.SendBurst = DefaultSendBurst
 	}
 	return cfg
 }
@@ -274,7 +322,12 @@ func (h *Hub) downNoticeLocked() []byte {
 	if h.down == nil {
 		return nil
 	}
-	return notice("The chat has lost its backplane; messages are not delivered until it is back. (" + h.down.Error() + ")")
+	return notice(lostText(h.down))
+}
+
+// lostText says that the backplane is lost, with err, the loss it reported.
+func lostText(err error) string {
+	return "The chat has lost its backplane; messages are not delivered until it is back. (" + err.Error() + ")"
 }
 
 // prepare frames an event for sending; event is valid JSON, so valid UTF-8.

@@ -87,7 +87,9 @@ func checkEvicted(t *testing.T, r stalledResult, room []string) {
 // full, and the others of its room get every message meanwhile.
 func TestSlowClientEvicted(t *testing.T) {
 	onEvict, evicted := evictions()
-	s := startHub(t, hub.Config{SendQueue: 16, History: -1, OnEvict: onEvict})
+	// Without a send rate limit, ana's messages come back as fast as
+	// loopback carries them.
+	s := startHub(t, hub.Config{SendQueue: 16, History: -1, SendRate: -1, OnEvict: onEvict})
 	ana, _ := s.join(t, "ana", "lobby")
 	slow := s.joinStalled(t, "slow", "lobby")
 	ana.nextOf(hub.TypeJoin)
@@ -121,6 +123,65 @@ func TestSlowClientEvicted(t *testing.T) {
 	s.logs.wait(t, "evicted slow@lobby", 1)
 }
 
+// TestFlooderDoesNotEvictReaders checks the send rate limit: one client
+// sending as fast as it can, far faster than its limit, does not make the
+// other client of its room, which reads at a steady pace well above the
+// limit, fall behind and be evicted. Without the limit the flood reaches the
+// reader's send queue at the speed of loopback.
+func TestFlooderDoesNotEvictReaders(t *testing.T) {
+	const (
+		n      = 150
+		render = 2 * time.Millisecond // the reader's work per message: 500 a second
+	)
+	onEvict, evicted := evictions()
+	// At 50 messages a second, a queue of 32 lets a client be stalled by
+	// the scheduler for over half a second.
+	s := startHub(t, hub.Config{SendQueue: 32, History: -1, SendRate: 50, SendBurst: 5,
+		DisableCompression: true, OnEvict: onEvict})
+	// The reader's server side buffers little, so that what it has not
+	// read backs up into its queue soon (see joinStalled).
+	reader := s.joinStalled(t, "reader", "lobby")
+	flooder, _ := s.join(t, "flooder", "lobby")
+	reader.nextOf(hub.TypeJoin)
+
+	pad := strings.Repeat("x", 1990) // with the number, under MaxTextLen
+	flooded := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := flooder.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"message","text":"`+fmt.Sprint(i, pad)+`"}`)); err != nil {
+				flooded <- err
+				return
+			}
+		}
+		flooded <- nil
+	}()
+	go func() { // the flooder reads its own messages, unhurried by the test
+		for {
+			if _, _, err := flooder.conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for i := range n {
+		e, err := reader.read()
+		if err != nil {
+			t.Fatalf("the reader, who takes %v a message, lost its connection after %d of the %d flooded: %v", render, i, n, err)
+		}
+		if want := fmt.Sprint(i, pad); e.Type != hub.TypeMessage || e.Text != want {
+			t.Fatalf("the reader got %.40q, want message %d", e, i)
+		}
+		time.Sleep(render)
+	}
+	if err := <-flooded; err != nil {
+		t.Errorf("flooding: %v", err)
+	}
+	select {
+	case name := <-evicted:
+		t.Errorf("the hub evicted %s", name)
+	default:
+	}
+}
+
 // TestLoad runs a few hundred clients in several rooms, each sending its
 // share of a few thousand messages, and checks that every client gets
 // every message of its room, in the one order the hub delivered them, and
@@ -134,7 +195,9 @@ func TestLoad(t *testing.T) {
 		slowSends = 150 // messages of each of the 4 others in the stalled client's room
 	)
 	onEvict, evicted := evictions()
-	s := startHub(t, hub.Config{OnEvict: onEvict})
+	// No send rate limit: the senders of the stalled client's room send as
+	// fast as they can, to fill its queue.
+	s := startHub(t, hub.Config{SendRate: -1, OnEvict: onEvict})
 	start := time.Now()
 
 	var wg sync.WaitGroup
@@ -156,7 +219,7 @@ func TestLoad(t *testing.T) {
 	// messages, so that its queue overflows.
 	results[rooms] = make([][]string, 4)
 	for i := range 4 {
-		run(rooms, i, slowSends, strings.Repeat("y", 2000))
+		run(rooms, i, slowSends, strings.Repeat("y", 1990)) // with "cN/NNN", under MaxTextLen
 	}
 	for range rooms*perRoom + 4 {
 		<-joined

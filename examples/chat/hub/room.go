@@ -16,34 +16,40 @@ import (
 type room struct {
 	name    string
 	members map[*client]struct{}
-	// history holds the room's last events, oldest first from next on: a
-	// ring once it has cfg.History entries.
-	history []*websocket.PreparedMessage
-	next    int
+	// history holds the room's last events, oldest first: at most
+	// cfg.History of them, of at most cfg.HistoryBytes in all.
+	history []kept
+	bytes   int // the sum of the sizes in history
 	// idle is the room's place in Hub.idle while it has no members.
 	idle *list.Element
 }
 
-// record adds pm to the history, forgetting the oldest event beyond limit.
-func (r *room) record(pm *websocket.PreparedMessage, limit int) {
-	switch {
-	case limit == 0:
-	case len(r.history) < limit:
-		r.history = append(r.history, pm)
-	default:
-		r.history[r.next] = pm
-		r.next = (r.next + 1) % limit
+// kept is an event of a room's history, and its size in bytes of JSON.
+type kept struct {
+	pm   *websocket.PreparedMessage
+	size int
+}
+
+// record adds pm, an event of size bytes, to the history, forgetting the
+// oldest events beyond maxEvents or maxBytes.
+func (r *room) record(pm *websocket.PreparedMessage, size, maxEvents, maxBytes int) {
+	if maxEvents == 0 {
+		return
+	}
+	r.history = append(r.history, kept{pm, size})
+	r.bytes += size
+	for len(r.history) > maxEvents || r.bytes > maxBytes {
+		r.bytes -= r.history[0].size
+		r.history[0] = kept{} // the array keeps the slot until append moves the rest
+		r.history = r.history[1:]
 	}
 }
 
 // replay sends the history to c's queue, oldest first. The queue is new and
 // has room for a whole history.
 func (r *room) replay(c *client) {
-	for _, pm := range r.history[r.next:] {
-		c.queue <- pm
-	}
-	for _, pm := range r.history[:r.next] {
-		c.queue <- pm
+	for _, k := range r.history {
+		c.queue <- k.pm
 	}
 }
 
@@ -64,9 +70,16 @@ func (h *Hub) deliver(name string, event []byte) {
 		if h.cfg.History == 0 {
 			return // no history to keep, no one to tell
 		}
-		r = h.newRoomLocked(name)
+		// A room without clients here: theirs are on other nodes, or
+		// left before their events came back. It starts idle, with this
+		// event as its history.
+		r = &room{name: name, members: make(map[*client]struct{})}
+		h.rooms[name] = r
+		r.record(pm, len(event), h.cfg.History, h.cfg.HistoryBytes)
+		h.idleLocked(r)
+		return
 	}
-	r.record(pm, h.cfg.History)
+	r.record(pm, len(event), h.cfg.History, h.cfg.HistoryBytes)
 	if r.idle != nil {
 		h.idle.MoveToBack(r.idle)
 	}
@@ -75,21 +88,12 @@ func (h *Hub) deliver(name string, event []byte) {
 	}
 }
 
-// newRoomLocked makes a room without members, the most recently active of
-// the idle ones, and forgets the least recently active idle room if there
-// are too many. The caller holds h.mu.
-func (h *Hub) newRoomLocked(name string) *room {
-	r := &room{name: name, members: make(map[*client]struct{})}
-	h.rooms[name] = r
-	h.idleLocked(r)
-	return r
-}
-
-// idleLocked puts r, which has just lost its last member or is new, in the
-// idle list, and forgets the least recently active idle rooms beyond
-// cfg.IdleRooms. The caller holds h.mu.
+// idleLocked puts r, which has just lost its last member or is new with
+// its first event recorded, in the idle list, and forgets the least recently
+// active idle rooms beyond cfg.IdleRooms; a room with no history to keep is
+// forgotten at once. The caller holds h.mu.
 func (h *Hub) idleLocked(r *room) {
-	if len(r.history) == 0 && r.next == 0 {
+	if len(r.history) == 0 {
 		delete(h.rooms, r.name)
 		return
 	}

@@ -59,7 +59,10 @@ type Backplane struct {
 	// Client is the Redis client used for PUBLISH and for the subscriber
 	// connection. Its DialTimeout, ReadTimeout and MaxRetries bound how
 	// long Publish can block while Redis is unreachable (go-redis
-	// defaults: 5 s to dial, 3 s to read, 3 retries).
+	// defaults: 5 s to dial, 3 s to read, 3 retries). Set MaxRetries to
+	// -1: go-redis retries a command whose answer did not come in time,
+	// though Redis may have run it, and a PUBLISH run twice delivers its
+	// event twice. (The subscriber connection does not use retries.)
 	Client *redis.Client
 
 	// Prefix is prepended to room names to make channel names, so that
