@@ -125,7 +125,7 @@ type Config struct {
 	// interval, and drop it if the pong does not come within as long
 	// again: a vanished peer is noticed after 2 to 3 times KeepAlive of
 	// silence (see websocket.Options.KeepAlive). A quiet client that
-	// answers is pinged every 2×KeepAlive, so proxies in front must allow
+	// answers is pinged every KeepAlive, so proxies in front must allow
 	// idle connections longer than that. Default DefaultKeepAlive (30 s);
 	// negative turns it off.
 	KeepAlive time.Duration
