@@ -535,10 +535,23 @@ func fill(tab []uint32, e uint32) {
 // length) and writes their entries, starting a sub-table for each prefix
 // of root bits shared by longer codes. remain counts the codes of each
 // length not yet assigned.
+//
+// The entries of the codes of at most root bits are written once each, in
+// the first 2^l entries for a code of l bits, and the table is doubled by
+// copying itself as the lengths grow: a code's entries repeat every 2^l
+// entries, and copying is far cheaper than writing each of them apart (a
+// table is built for every dynamic block, and a short message is often
+// one such block).
 func fillCodes(tab []uint32, root uint, lens []uint8, values []uint32, order []uint16, remain *[maxCodeBits + 1]int) {
 	code, prevLen := 0, uint(0)
 	prefix, next := -1, 1<<root
 	var sub, subBits uint
+	filled := uint(0) // tab[:1<<filled] holds the codes of up to filled bits
+	grow := func(to uint) {
+		for ; filled < to; filled++ {
+			copy(tab[1<<filled:2<<filled], tab[:1<<filled])
+		}
+	}
 	for _, s := range order {
 		l := uint(lens[s])
 		code <<= l - prevLen
@@ -547,11 +560,11 @@ func fillCodes(tab []uint32, root uint, lens []uint8, values []uint32, order []u
 		code++
 		e := values[s] | uint32(l)
 		if l <= root {
-			for i := rev; i < 1<<root; i += 1 << l {
-				tab[i] = e
-			}
+			grow(l)
+			tab[rev] = e
 			continue
 		}
+		grow(root)
 		if p := int(rev & (1<<root - 1)); p != prefix {
 			// The sub-table's depth is where the codes left fill it.
 			prefix, sub, subBits = p, uint(next), l-root
@@ -566,6 +579,7 @@ func fillCodes(tab []uint32, root uint, lens []uint8, values []uint32, order []u
 			tab[sub+i] = e
 		}
 	}
+	grow(root)
 }
 
 // coded decodes a Huffman-coded block into the window until the block ends
