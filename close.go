@@ -231,7 +231,7 @@ func (c *Conn) fail(code StatusCode, err error) error {
 // writes the frame and closes the connection as it unlocks; the write
 // deadline bounds its wait too. The caller holds readMu.
 func (c *Conn) closeAfterFlush() {
-	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+	c.setCloseWriteDeadline()
 	if !c.writeMu.TryLock() {
 		c.closeWhenFlushed()
 		return

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	mrand "math/rand/v2"
 	"sync/atomic"
 	"time"
 )
@@ -110,22 +111,30 @@ func (c *Conn) sendPing(p []byte) {
 // rttWaiter is a PingRTT call waiting for the pong of its own ping.
 type rttWaiter struct {
 	payload [8]byte
-	pong    chan struct{}
-	due     bool // its ping is yet to be queued (see queueOwed)
+	pong    chan error // nil once the pong is in, or why the ping cannot go out
+	due     bool       // its ping is yet to be queued (see queueOwed)
 }
 
-// rttSeq numbers the pings of PingRTT.
-var rttSeq atomic.Uint64
+// answer tells w's call that its pong is in (err nil) or that its ping
+// cannot be sent. Only the first answer counts.
+func (w *rttWaiter) answer(err error) {
+	select {
+	case w.pong <- err:
+	default:
+	}
+}
 
 // PingRTT sends a ping and waits for the peer's pong, and returns the round
 // trip time. Pongs are received by reads, so another goroutine must be
-// reading; ctx bounds the wait. The ping carries 8 bytes of its own, so
-// that its pong is told apart from others: concurrent calls each send
-// their own ping and each wait for its own pong.
+// reading; ctx bounds the wait. The ping carries 8 random bytes of its own,
+// so that its pong is told apart from others (and cannot be answered
+// before it is sent): concurrent calls each send their own ping and each
+// wait for its own pong.
 //
 // It returns an error matching ctx.Err(), having sent nothing, if ctx has
 // ended already; ErrClosed if the connection is closing, or closes while
-// it waits (see Done).
+// it waits (see Done); and an error wrapping the write's if an earlier
+// write failed, which leaves no way to send the ping.
 func (c *Conn) PingRTT(ctx context.Context) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("websocket: ping not sent: %w", err)
@@ -133,8 +142,8 @@ func (c *Conn) PingRTT(ctx context.Context) (time.Duration, error) {
 	if c.has(stClosed | stClosing) {
 		return 0, ErrClosed
 	}
-	w := rttWaiter{pong: make(chan struct{}), due: true}
-	binary.BigEndian.PutUint64(w.payload[:], rttSeq.Add(1))
+	w := rttWaiter{pong: make(chan error, 1), due: true}
+	binary.BigEndian.PutUint64(w.payload[:], mrand.Uint64())
 	done := c.Done()
 	start := time.Now()
 	c.ctlMu.Lock()
@@ -145,12 +154,12 @@ func (c *Conn) PingRTT(ctx context.Context) (time.Duration, error) {
 	defer c.dropRTTWaiter(w.pong)
 	c.flushNoWait()
 	select {
-	case <-w.pong:
-		return time.Since(start), nil
+	case err := <-w.pong:
+		return rttResult(start, err)
 	case <-done:
 		select {
-		case <-w.pong: // it came just before the end
-			return time.Since(start), nil
+		case err := <-w.pong: // it came just before the end
+			return rttResult(start, err)
 		default:
 			return 0, ErrClosed
 		}
@@ -159,8 +168,17 @@ func (c *Conn) PingRTT(ctx context.Context) (time.Duration, error) {
 	}
 }
 
+// rttResult returns PingRTT's result for an answer that came: the time
+// since start, or err.
+func rttResult(start time.Time, err error) (time.Duration, error) {
+	if err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
 // dropRTTWaiter forgets the waiter whose channel is pong.
-func (c *Conn) dropRTTWaiter(pong chan struct{}) {
+func (c *Conn) dropRTTWaiter(pong chan error) {
 	c.ctlMu.Lock()
 	defer c.ctlMu.Unlock()
 	for i, w := range c.owed.rtt {
@@ -184,7 +202,7 @@ func (c *Conn) pongArrived(p []byte) {
 	}
 	for i, w := range c.owed.rtt {
 		if string(w.payload[:]) == string(p) {
-			close(w.pong)
+			w.answer(nil)
 			c.owed.rtt = append(c.owed.rtt[:i], c.owed.rtt[i+1:]...)
 			return
 		}

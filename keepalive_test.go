@@ -5,6 +5,7 @@ package websocket
 import (
 	"context"
 	"errors"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -193,5 +194,25 @@ func TestPingRTTEnds(t *testing.T) {
 	c.CloseNow()
 	if err := await(t, result, "PingRTT"); err != ErrClosed {
 		t.Errorf("PingRTT on a connection that closed: %v, want ErrClosed", err)
+	}
+}
+
+// TestPingRTTAfterWriteError checks that PingRTT returns the earlier write
+// failure, which leaves no way to send its ping, instead of waiting for a
+// pong that cannot come until its context ends or the Conn closes.
+func TestPingRTTAfterWriteError(t *testing.T) {
+	c, _ := serverPair(t, Options{})
+	c.SetWriteDeadline(longAgo)
+	if err := c.WriteMessage(TextMessage, []byte("x")); err == nil {
+		t.Fatal("a write past its deadline succeeded")
+	}
+	c.SetWriteDeadline(time.Time{})
+	res := make(chan error, 1)
+	go func() {
+		_, err := c.PingRTT(context.Background())
+		res <- err
+	}()
+	if err := await(t, res, "PingRTT"); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("PingRTT after a failed write: %v, want the write's error", err)
 	}
 }

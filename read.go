@@ -43,15 +43,25 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 // On error the message read so far is in the returned slice. After a close
 // frame from the peer, it returns a *CloseError.
 func (c *Conn) AppendMessage(dst []byte) (MessageType, []byte, error) {
-	// The wait for input and the answer to the peer's close run from this
-	// small frame, not from appendMessage's: the goroutine of an idle
-	// connection, and the close of one, then fit the smallest stack.
+	return c.appendMessageThen(dst, nil)
+}
+
+// appendMessageThen is AppendMessage; end, if not nil, gets the read's error
+// and returns the one to report, while the read side is still held: what it
+// does to the read deadline cannot reach a Close that takes the reading
+// over. The wait for input and the answer to the peer's close run from this
+// small frame, not from appendMessage's: the goroutine of an idle
+// connection, and the close of one, then fit the smallest stack.
+func (c *Conn) appendMessageThen(dst []byte, end func(error) error) (MessageType, []byte, error) {
 	c.readMu.Lock()
 	defer c.unlockRead()
 	var typ MessageType
 	err := c.awaitInput()
 	if err == nil {
 		typ, dst, err = c.appendMessage(dst)
+	}
+	if end != nil {
+		err = end(err)
 	}
 	c.finishRead()
 	return typ, dst, err

@@ -49,7 +49,7 @@ func (s *Server) readHead(nc net.Conn, buf []byte) (n, end int) {
 		if i := bytes.Index(buf[from:n], []byte("\r\n\r\n")); i >= 0 {
 			return n, from + i
 		} else if err != nil {
-			nc.Close()
+			closeNetConn(nc)
 			return n, -1
 		}
 	}
@@ -287,5 +287,5 @@ func (s *Server) refuseRaw(nc net.Conn, e *handshakeError) {
 	}
 	resp += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	nc.Write([]byte(resp))
-	nc.Close()
+	closeNetConn(nc) // a close_notify would wait on a client that does not read
 }

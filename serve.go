@@ -344,7 +344,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	// net/http does, rather than take the process down.
 	defer func() {
 		if p := recover(); p != nil {
-			nc.Close()
+			closeNetConn(nc)
 			logPanic(nil, "in the opening handshake of "+nc.RemoteAddr().String(), p)
 		}
 	}()

@@ -73,8 +73,11 @@ func (c *Conn) extendWriteDeadline() bool {
 	return true
 }
 
-// restoreWriteDeadline puts back the application's latest write deadline.
-func (c *Conn) restoreWriteDeadline() { c.conn.SetWriteDeadline(fromUnixNano(c.writeDL.Load())) }
+// restoreWriteDeadline puts back the application's latest write deadline,
+// unless the Conn is closing (see setWriteDeadlineUnlessClosing).
+func (c *Conn) restoreWriteDeadline() {
+	c.setWriteDeadlineUnlessClosing(fromUnixNano(c.writeDL.Load()))
+}
 
 // restoreReadDeadline puts back the application's latest read deadline.
 func (c *Conn) restoreReadDeadline() { c.conn.SetReadDeadline(fromUnixNano(c.readDL.Load())) }
@@ -110,13 +113,16 @@ func (c *Conn) AppendMessageContext(ctx context.Context, dst []byte) (MessageTyp
 		c.conn.SetReadDeadline(longAgo)
 		close(cut)
 	})
-	typ, dst, err := c.AppendMessage(dst)
-	if !stop() {
-		<-cut // the cut may still be under way: it must not outlast the call
+	return c.appendMessageThen(dst, func(err error) error {
+		if stop() {
+			return err
+		}
+		// The cut may still be under way: it must not outlast the call,
+		// nor reach a Close that takes the reading over.
+		<-cut
 		c.restoreReadDeadline()
-		err = contextError("read", ctx, err)
-	}
-	return typ, dst, err
+		return contextError("read", ctx, err)
+	})
 }
 
 // WriteMessageContext is WriteMessage bounded by ctx, and sent before it
@@ -126,7 +132,8 @@ func (c *Conn) AppendMessageContext(ctx context.Context, dst []byte) (MessageTyp
 // matches ctx.Err(). When ctx ends, the write deadline is cut short for the
 // rest of the call (for every write under way on the Conn, since they share
 // it), and the one SetWriteDeadline set is back in force once it returns,
-// for later writes and the frames queued ones leave to the background. A
+// for later writes and the frames queued ones leave to the background.
+// Once the Conn is closing, the close timeout bounds the write instead. A
 // ctx that can end costs a few allocations per call.
 func (c *Conn) WriteMessageContext(ctx context.Context, typ MessageType, p []byte) error {
 	if err := ctx.Err(); err != nil {
@@ -136,7 +143,7 @@ func (c *Conn) WriteMessageContext(ctx context.Context, typ MessageType, p []byt
 	if ctx.Done() != nil {
 		cut = make(chan struct{})
 		stop = context.AfterFunc(ctx, func() {
-			c.conn.SetWriteDeadline(longAgo)
+			c.setWriteDeadlineUnlessClosing(longAgo)
 			close(cut)
 		})
 	}
@@ -150,6 +157,28 @@ func (c *Conn) WriteMessageContext(ctx context.Context, typ MessageType, p []byt
 		err = contextError("write", ctx, err)
 	}
 	return err
+}
+
+// setWriteDeadlineUnlessClosing sets the write deadline to t, for a
+// context write's cut and the restores of the application's deadline, unless our close frame is owed or
+// sent: from then on the deadline is the close timeout that
+// setCloseWriteDeadline gives it, which neither may shorten or undo. Both
+// take ctlMu, so one cannot land between the other's check and its setting.
+func (c *Conn) setWriteDeadlineUnlessClosing(t time.Time) {
+	c.ctlMu.Lock()
+	defer c.ctlMu.Unlock()
+	if !c.has(stClosing) {
+		c.conn.SetWriteDeadline(t)
+	}
+}
+
+// setCloseWriteDeadline makes the close timeout, from now, the write
+// deadline, which bounds the writing of our close frame and of what is
+// queued before it. The caller has set stClosing.
+func (c *Conn) setCloseWriteDeadline() {
+	c.ctlMu.Lock()
+	defer c.ctlMu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
 }
 
 // contextError returns err for an operation that ctx cut short, marked so

@@ -8,6 +8,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -189,4 +192,85 @@ func TestTimeoutAfterControlFrame(t *testing.T) {
 	if err != nil || typ != TextMessage || string(msg) != "later" {
 		t.Fatalf("read after the timeout: %v %q, %v; want the message", typ, msg, err)
 	}
+}
+
+// closeRaceConn is a net.Conn whose SetReadDeadline, once armed, holds a
+// zero deadline (a context read putting back "no deadline") until the same
+// future deadline has been set twice (Close sets its own, then sets it
+// again as it reads the peer's answer), or until done is closed.
+type closeRaceConn struct {
+	net.Conn
+	armed  atomic.Bool
+	done   <-chan struct{}
+	second chan struct{}
+
+	mu   sync.Mutex
+	last time.Time
+	seen int
+}
+
+// SetReadDeadline sets t, first holding a zero t as described above.
+func (d *closeRaceConn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() && d.armed.Load() {
+		select {
+		case <-d.second:
+		case <-d.done:
+		}
+	} else if t.After(time.Now()) {
+		d.mu.Lock()
+		if t.Equal(d.last) {
+			if d.seen++; d.seen == 2 {
+				close(d.second)
+			}
+		} else {
+			d.last, d.seen = t, 1
+		}
+		d.mu.Unlock()
+	}
+	return d.Conn.SetReadDeadline(t)
+}
+
+// TestContextReadSparesClosingRead checks that AppendMessageContext puts
+// the application's read deadline back while it still holds the read side:
+// a Close that waits for the read and then reads the peer's answer itself
+// keeps its deadline. The context ends while Close waits (as when one
+// shutdown cancels both); the Conn's connection lets the restore through
+// only once Close has set its deadline for reading, which a restore under
+// the read side never sees. Before, the restore wiped Close's deadline and
+// Close waited forever for a peer that never answers.
+func TestContextReadSparesClosingRead(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	peer, nc := tcpPair(t)
+	go io.Copy(io.Discard, peer) // takes our close frame, never answers
+	dc := &closeRaceConn{Conn: nc, second: make(chan struct{})}
+	c := newConn(dc, true, nil, &Options{CloseTimeout: timeout}, negotiated{})
+	defer c.CloseNow()
+	dc.done = c.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := c.AppendMessageContext(ctx, nil)
+		read <- err
+	}()
+	for c.readMu.TryLock() {
+		c.readMu.Unlock()
+		runtime.Gosched() // until the read holds the read side
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(StatusNormalClosure, "") }()
+	for c.closeWait.Load() == nil {
+		runtime.Gosched() // until Close waits for the read to end
+	}
+	dc.armed.Store(true)
+	cancel()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, ErrCloseTimeout) {
+			t.Errorf("Close: %v, want ErrCloseTimeout", err)
+		}
+	case <-time.After(testTimeout):
+		c.CloseNow()
+		t.Fatalf("Close with a close timeout of %v still waits after %v", timeout, testTimeout)
+	}
+	await(t, read, "the read")
 }

@@ -4,6 +4,7 @@ package websocket
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"net"
@@ -270,7 +271,7 @@ func (c *Conn) flushNoWaitLocked() {
 		*c.outp = q[:copy(q, q[n:])]
 		if c.closeSent {
 			// A close frame is bounded by the close timeout.
-			c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+			c.setCloseWriteDeadline()
 		}
 		c.flushSoon(0)
 	default:
@@ -472,7 +473,7 @@ func (c *Conn) oweClose(code StatusCode, reason string) {
 	o.closeDue, o.closeCode, o.closeReason = true, code, reason
 	c.state.Or(stOwed)
 	c.ctlMu.Unlock()
-	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+	c.setCloseWriteDeadline()
 	if c.writeMu.TryLock() { // the holder may have let go meanwhile
 		c.unlockWrite(false)
 	}
@@ -501,7 +502,12 @@ func (c *Conn) queueOwed() {
 	o.pingDue = false
 	for i := range o.rtt {
 		if w := &o.rtt[i]; w.due {
-			if c.writeErr == nil && !c.closeSent {
+			switch {
+			case c.writeErr != nil:
+				w.answer(fmt.Errorf("websocket: ping not sent after an earlier write failed: %w", c.writeErr))
+			case c.closeSent:
+				w.answer(ErrClosed)
+			default:
 				c.appendFrame(c.newHeader(true, opPing, len(w.payload)), w.payload[:])
 			}
 			w.due = false
