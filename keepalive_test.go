@@ -5,8 +5,11 @@ package websocket
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -214,5 +217,40 @@ func TestPingRTTAfterWriteError(t *testing.T) {
 	}()
 	if err := await(t, res, "PingRTT"); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("PingRTT after a failed write: %v, want the write's error", err)
+	}
+}
+
+// failingWriteConn is a net.Conn whose writes fail once fail is set; it is
+// no plain socket, so queued frames go out through the flush timer.
+type failingWriteConn struct {
+	net.Conn
+	fail atomic.Bool
+}
+
+// Write fails once fail is set, and writes p otherwise.
+func (f *failingWriteConn) Write(p []byte) (int, error) {
+	if f.fail.Load() {
+		return 0, errors.New("write refused by the test")
+	}
+	return f.Conn.Write(p)
+}
+
+// TestPingRTTQueuedPingLost checks that PingRTT returns when the write that
+// was to carry its queued ping fails, instead of waiting for a pong that
+// cannot come.
+func TestPingRTTQueuedPingLost(t *testing.T) {
+	peer, nc := tcpPair(t)
+	go io.Copy(io.Discard, peer)
+	fc := &failingWriteConn{Conn: nc}
+	c := newConn(fc, true, nil, &Options{}, negotiated{})
+	defer c.CloseNow()
+	fc.fail.Store(true)
+	res := make(chan error, 1)
+	go func() {
+		_, err := c.PingRTT(context.Background())
+		res <- err
+	}()
+	if err := await(t, res, "PingRTT"); err == nil || errors.Is(err, ErrClosed) {
+		t.Errorf("PingRTT whose ping was lost with a failed write: %v, want the write's error", err)
 	}
 }

@@ -43,6 +43,8 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 // On error the message read so far is in the returned slice. After a close
 // frame from the peer, it returns a *CloseError.
 func (c *Conn) AppendMessage(dst []byte) (MessageType, []byte, error) {
+	c.readMu.Lock()
+	defer c.unlockRead()
 	return c.appendMessageThen(dst, nil)
 }
 
@@ -53,8 +55,6 @@ func (c *Conn) AppendMessage(dst []byte) (MessageType, []byte, error) {
 // small frame, not from appendMessage's: the goroutine of an idle
 // connection, and the close of one, then fit the smallest stack.
 func (c *Conn) appendMessageThen(dst []byte, end func(error) error) (MessageType, []byte, error) {
-	c.readMu.Lock()
-	defer c.unlockRead()
 	var typ MessageType
 	err := c.awaitInput()
 	if err == nil {

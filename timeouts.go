@@ -108,6 +108,10 @@ func (c *Conn) AppendMessageContext(ctx context.Context, dst []byte) (MessageTyp
 	if err := ctx.Err(); err != nil {
 		return 0, dst, fmt.Errorf("websocket: read not started: %w", err)
 	}
+	// The cut is armed only once this read holds the read side, so that it
+	// cannot reach a read it does not own (Close reading the peer's answer).
+	c.readMu.Lock()
+	defer c.unlockRead()
 	cut := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		c.conn.SetReadDeadline(longAgo)

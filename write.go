@@ -611,10 +611,24 @@ func (c *Conn) writeAllowed() error {
 // setWriteErr records a failed write: part of a frame may be on the wire, so
 // no further frame can follow. The caller holds writeMu.
 func (c *Conn) setWriteErr(err error) error {
-	if err != nil {
+	if err != nil && c.writeErr == nil {
 		c.writeErr = err
+		c.failRTTWaiters(err)
 	}
 	return err
+}
+
+// failRTTWaiters answers every PingRTT call with err: a failed write may
+// have lost its ping with the queue. The caller holds writeMu, not ctlMu.
+func (c *Conn) failRTTWaiters(err error) {
+	c.ctlMu.Lock()
+	defer c.ctlMu.Unlock()
+	if c.owed == nil {
+		return
+	}
+	for i := range c.owed.rtt {
+		c.owed.rtt[i].answer(fmt.Errorf("websocket: ping not sent: %w", err))
+	}
 }
 
 // newHeader returns the header of a frame we send; client frames get a fresh
