@@ -103,7 +103,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		}
 		return err
 	}
-	c.conn.SetReadDeadline(deadline)
+	c.setCloseDeadline(deadline, c.conn.SetReadDeadline)
 	err := c.awaitAnswer(deadline)
 	c.closeConn()
 	if c.has(stPeerClosed) {
@@ -256,7 +256,7 @@ func (c *Conn) replyToClose() {
 		c.closeWhenFlushed()
 		return
 	}
-	c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	c.setCloseDeadline(time.Now().Add(c.closeTimeout), c.conn.SetReadDeadline)
 	c.awaitServerEOF()
 	c.closeConn()
 }
@@ -266,7 +266,7 @@ func (c *Conn) replyToClose() {
 // peer's close, or nil and the error that ended the wait. It leaves readErr
 // for the caller to set. The caller holds readMu and has sent a close frame.
 func (c *Conn) awaitPeerClose(deadline time.Time) (*CloseError, error) {
-	c.conn.SetReadDeadline(deadline)
+	c.setCloseDeadline(deadline, c.conn.SetReadDeadline)
 	for {
 		if err := c.skipPayload(); err != nil {
 			return nil, err

@@ -18,7 +18,7 @@ import (
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.readDL.Store(unixNano(t))
 	c.writeDL.Store(unixNano(t))
-	return c.conn.SetDeadline(t)
+	return c.setUnlessClosing(t, c.conn.SetDeadline)
 }
 
 // SetReadDeadline sets the deadline for reads, including the handling of
@@ -32,9 +32,14 @@ func (c *Conn) SetDeadline(t time.Time) error {
 // read that times out in the middle of a message has lost its place in the
 // stream: every later read returns the same error, and the Conn should be
 // closed.
+//
+// Once the closing handshake has begun on this side (Close, or the answer
+// to the peer's close frame), the close timeout bounds the reads that
+// remain, and a deadline set then has no effect: a read loop that sets a
+// deadline before each read cannot stretch, or lift, Close's wait.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.readDL.Store(unixNano(t))
-	return c.conn.SetReadDeadline(t)
+	return c.setUnlessClosing(t, c.conn.SetReadDeadline)
 }
 
 // SetWriteDeadline sets the deadline for writes of messages and pings. A
@@ -46,9 +51,11 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // answer to the peer's close, sent by reads, and queued frames sent in the
 // background get at least the close timeout, so that a short deadline set
 // around each write (gorilla's usual pattern) does not make them fail later.
+// Once the closing handshake has begun, the close timeout bounds what is
+// left to write, as for reads.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.writeDL.Store(unixNano(t))
-	return c.conn.SetWriteDeadline(t)
+	return c.setUnlessClosing(t, c.conn.SetWriteDeadline)
 }
 
 // unixNano returns t in Unix nanoseconds, or 0 for the zero time.
@@ -74,13 +81,15 @@ func (c *Conn) extendWriteDeadline() bool {
 }
 
 // restoreWriteDeadline puts back the application's latest write deadline,
-// unless the Conn is closing (see setWriteDeadlineUnlessClosing).
+// unless the Conn is closing (see setUnlessClosing).
 func (c *Conn) restoreWriteDeadline() {
-	c.setWriteDeadlineUnlessClosing(fromUnixNano(c.writeDL.Load()))
+	c.setUnlessClosing(fromUnixNano(c.writeDL.Load()), c.conn.SetWriteDeadline)
 }
 
 // restoreReadDeadline puts back the application's latest read deadline.
-func (c *Conn) restoreReadDeadline() { c.conn.SetReadDeadline(fromUnixNano(c.readDL.Load())) }
+func (c *Conn) restoreReadDeadline() {
+	c.setUnlessClosing(fromUnixNano(c.readDL.Load()), c.conn.SetReadDeadline)
+}
 
 // fromUnixNano returns the deadline that unixNano gave ns for.
 func fromUnixNano(ns int64) time.Time {
@@ -147,7 +156,7 @@ func (c *Conn) WriteMessageContext(ctx context.Context, typ MessageType, p []byt
 	if ctx.Done() != nil {
 		cut = make(chan struct{})
 		stop = context.AfterFunc(ctx, func() {
-			c.setWriteDeadlineUnlessClosing(longAgo)
+			c.setUnlessClosing(longAgo, c.conn.SetWriteDeadline)
 			close(cut)
 		})
 	}
@@ -163,26 +172,35 @@ func (c *Conn) WriteMessageContext(ctx context.Context, typ MessageType, p []byt
 	return err
 }
 
-// setWriteDeadlineUnlessClosing sets the write deadline to t, for a
-// context write's cut and the restores of the application's deadline, unless our close frame is owed or
-// sent: from then on the deadline is the close timeout that
-// setCloseWriteDeadline gives it, which neither may shorten or undo. Both
-// take ctlMu, so one cannot land between the other's check and its setting.
-func (c *Conn) setWriteDeadlineUnlessClosing(t time.Time) {
+// setUnlessClosing sets a deadline to t with set (the network
+// connection's SetDeadline, SetReadDeadline or SetWriteDeadline), for the
+// application and for the cuts and restores of context calls, unless our
+// close frame is owed or sent: from then on the close timeout that Close
+// and setCloseWriteDeadline set bounds what is left, and neither may
+// shorten or undo it. Both take ctlMu, so one cannot land between the
+// other's check and its setting.
+func (c *Conn) setUnlessClosing(t time.Time, set func(time.Time) error) error {
 	c.ctlMu.Lock()
 	defer c.ctlMu.Unlock()
-	if !c.has(stClosing) {
-		c.conn.SetWriteDeadline(t)
+	if c.state.Load()&(stClosing|stClosed) == stClosing {
+		return nil
 	}
+	return set(t) // once closed, the network connection's error
 }
 
 // setCloseWriteDeadline makes the close timeout, from now, the write
 // deadline, which bounds the writing of our close frame and of what is
 // queued before it. The caller has set stClosing.
 func (c *Conn) setCloseWriteDeadline() {
+	c.setCloseDeadline(time.Now().Add(c.closeTimeout), c.conn.SetWriteDeadline)
+}
+
+// setCloseDeadline sets a deadline of the closing handshake to t with set,
+// under ctlMu (see setUnlessClosing). The caller has set stClosing.
+func (c *Conn) setCloseDeadline(t time.Time, set func(time.Time) error) {
 	c.ctlMu.Lock()
 	defer c.ctlMu.Unlock()
-	c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
+	set(t)
 }
 
 // contextError returns err for an operation that ctx cut short, marked so

@@ -263,6 +263,42 @@ func TestContextReadSparesClosingRead(t *testing.T) {
 	}
 	dc.armed.Store(true)
 	cancel()
+	awaitCloseTimeout(t, c, closed, timeout)
+	await(t, read, "the read")
+}
+
+// TestDeadlinesAfterCloseBegan checks that a deadline the application sets
+// once Close has begun (as a read loop does before each read) does not
+// lift the close timeout that bounds Close's wait for the peer's answer:
+// Close reads the answer itself here, and the application clears the
+// deadlines meanwhile. Before, Close then waited forever for a peer that
+// never answers.
+func TestDeadlinesAfterCloseBegan(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	peer, nc := tcpPair(t)
+	go io.Copy(io.Discard, peer) // takes our close frame, never answers
+	dc := &deadlineConn{Conn: nc}
+	c := newConn(dc, true, nil, &Options{CloseTimeout: timeout}, negotiated{})
+	defer c.CloseNow()
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close(StatusNormalClosure, "") }()
+	for {
+		// Close sets its deadline, then again as it reads the answer.
+		if ds := dc.readDeadlines(); len(ds) >= 2 && ds[1].Equal(ds[0]) {
+			break
+		}
+		runtime.Gosched()
+	}
+	c.SetReadDeadline(time.Time{})
+	c.SetDeadline(time.Time{})
+	awaitCloseTimeout(t, c, closed, timeout)
+}
+
+// awaitCloseTimeout waits for the Close whose result comes on closed to
+// give up on a peer that never answers, with ErrCloseTimeout, and fails
+// the test if it still waits after testTimeout.
+func awaitCloseTimeout(t *testing.T, c *Conn, closed <-chan error, timeout time.Duration) {
+	t.Helper()
 	select {
 	case err := <-closed:
 		if !errors.Is(err, ErrCloseTimeout) {
@@ -272,5 +308,4 @@ func TestContextReadSparesClosingRead(t *testing.T) {
 		c.CloseNow()
 		t.Fatalf("Close with a close timeout of %v still waits after %v", timeout, testTimeout)
 	}
-	await(t, read, "the read")
 }
