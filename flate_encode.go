@@ -311,11 +311,10 @@ func (d *deflater) matchFast(h, p []byte, window int) {
 			continue
 		}
 		n := minMatch + matchLen(h, p, c+minMatch, s+minMatch, min(maxMatch, len(p)-s)-minMatch)
-		for s > lit && c > lo && n < maxMatch && byteAt(h, p, c-1) == p[s-1] {
-			s, c, n = s-1, c-1, n+1
-		}
+		dist := s - c
+		s, n = extendBack(h, p, s, n, dist, lit, lo)
 		d.literals(p, lit, s)
-		d.match(p, n, s-c, s+n)
+		d.match(p, n, dist, s+n)
 		s += n
 		lit, skip = s, 64
 	}
