@@ -504,7 +504,7 @@ func (c *Conn) queueOwed() {
 		if w := &o.rtt[i]; w.due {
 			switch {
 			case c.writeErr != nil:
-				w.answer(fmt.Errorf("websocket: ping not sent after an earlier write failed: %w", c.writeErr))
+				w.answer(pingNotSent(c.writeErr))
 			case c.closeSent:
 				w.answer(ErrClosed)
 			default:
@@ -627,8 +627,14 @@ func (c *Conn) failRTTWaiters(err error) {
 		return
 	}
 	for i := range c.owed.rtt {
-		c.owed.rtt[i].answer(fmt.Errorf("websocket: ping not sent: %w", err))
+		c.owed.rtt[i].answer(pingNotSent(err))
 	}
+}
+
+// pingNotSent is PingRTT's error when a failed write, err, leaves its ping
+// unsent: it was queued behind the failure, or came after it.
+func pingNotSent(err error) error {
+	return fmt.Errorf("websocket: ping not sent: a write failed: %w", err)
 }
 
 // newHeader returns the header of a frame we send; client frames get a fresh
